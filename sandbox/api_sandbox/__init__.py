@@ -1,0 +1,1 @@
+"""Local stand-ins for the Intercom and Klaviyo REST APIs (tests, benchmarks, demo)."""

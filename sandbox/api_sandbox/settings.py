@@ -1,0 +1,44 @@
+"""Settings of the two stand-ins, shared by the CLI, the test harness and the apps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class FaultSettings:
+    """Faults injected into API calls (never into the /_sandbox control endpoints).
+
+    Rates are shares of requests, from 0.0 to 1.0, drawn from a random generator seeded by `seed`.
+    """
+
+    latency_ms: float = 0.0  # added to every API response
+    error_rate: float = 0.0  # 500 before the request is processed
+    throttle_rate: float = 0.0  # 429 before the request is processed (as the API's own 429)
+    empty_body_rate: float = 0.0  # a 200 response sent with an empty body (request processed)
+    drop_rate: float = 0.0  # connection closed with no response, after the request was processed
+    seed: int = 0
+
+    FIELDS = ("latency_ms", "error_rate", "throttle_rate", "empty_body_rate", "drop_rate", "seed")
+
+
+@dataclass
+class IntercomSettings:
+    token: str = "sandbox-intercom-token"
+    rate_limit_per_minute: int = 10_000  # Intercom's private-app limit; 0 turns rate limiting off
+    default_version: str = "2.14"  # the app's default Intercom-Version when the header is absent
+    seed: int = 1
+    contacts: int = 200
+    conversations: int = 400
+    tickets: int = 100
+    now: int | None = None  # epoch seconds the generated history ends at; None: the current time
+    faults: FaultSettings = field(default_factory=FaultSettings)
+
+
+@dataclass
+class KlaviyoSettings:
+    api_key: str = "pk_sandbox"
+    db_path: str = ":memory:"  # SQLite file of what Klaviyo accepted
+    rate_limit_scale: float = 1.0  # multiplies Klaviyo's per-endpoint limits; 0 turns them off
+    job_seconds: float = 0.2  # how long a profile bulk import job stays queued/processing
+    faults: FaultSettings = field(default_factory=FaultSettings)

@@ -1,0 +1,1 @@
+"""Singer tap for Intercom support data and the events derived from it."""

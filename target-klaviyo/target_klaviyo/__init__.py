@@ -1,0 +1,1 @@
+"""Singer target delivering events and profiles to Klaviyo."""
