@@ -55,7 +55,7 @@ class FaultInjector:
             )
             raise ValueError(msg)
         merged = {**asdict(self.settings), **changes}
-        self.configure(FaultSettings(**merged))  # type: ignore[arg-type]
+        self.configure(FaultSettings(**merged))
         return self.settings
 
     def _draw(self, rate: float) -> bool:
@@ -92,7 +92,7 @@ class FaultInjector:
             try:
                 changes = await request.json()
                 if not isinstance(changes, dict):
-                    raise TypeError("body must be a JSON object")  # noqa: TRY301
+                    raise TypeError("body must be a JSON object")
                 self.update(changes)
             except (ValueError, TypeError) as exc:
                 return web.json_response({"error": str(exc)}, status=400)

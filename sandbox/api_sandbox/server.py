@@ -48,8 +48,10 @@ async def start_sites(apps: dict[str, web.Application], ports: dict[str, int]) -
         site = web.TCPSite(runner, HOST, ports.get(name, 0), backlog=1024)
         await site.start()
         server = site._server  # aiohttp exposes no public accessor for the bound port
-        assert server is not None
-        port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        if server is None:
+            msg = f"the {name} stand-in did not start listening"
+            raise RuntimeError(msg)
+        port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
         sites.urls[name] = f"http://{HOST}:{port}"
         sites.runners.append(runner)
     return sites
@@ -74,7 +76,9 @@ class BackgroundSandbox:
 
     @property
     def urls(self) -> dict[str, str]:
-        assert self._sites is not None, "sandbox not started"
+        if self._sites is None:
+            msg = "the sandbox is not started"
+            raise RuntimeError(msg)
         return self._sites.urls
 
     def start(self) -> BackgroundSandbox:
