@@ -12,5 +12,6 @@ ruff check .
 ruff format --check .
 echo "== mypy"
 mypy sandbox/api_sandbox tap-intercom-events/tap_intercom_events target-klaviyo/target_klaviyo
+bash scripts/install-plugins.sh
 echo "== pytest"
 pytest -n 2 "$@"
