@@ -1,0 +1,366 @@
+"""The Klaviyo API endpoints: the common pipeline (auth, revision, scope, rate limit, body) and handlers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from aiohttp import web
+
+from api_sandbox.klaviyo.errors import JSON_API, ApiError, ApiRequestError, error_response
+from api_sandbox.klaviyo.jobs import decode_cursor, encode_cursor
+from api_sandbox.klaviyo.rate_limits import Decision, Limit
+from api_sandbox.klaviyo.revisions import Revision, parse_revision
+from api_sandbox.klaviyo.state import KlaviyoState
+from api_sandbox.klaviyo.store import DuplicateProfileError, UnknownProfileError
+from api_sandbox.klaviyo.validation import (
+    ProfileInput,
+    validate_bulk_events,
+    validate_bulk_profiles,
+    validate_create_event,
+    validate_profile_import,
+)
+
+MB = 1024 * 1024
+XL = Limit(350, 3500)
+M = Limit(10, 150)
+L = Limit(75, 750)
+ACCEPTED_CONTENT_TYPES = ("application/json", JSON_API)
+DEFAULT_PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+
+Body = Any
+Handler = Callable[[web.Request, KlaviyoState, Revision, Body], Awaitable[web.Response]]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    path: str  # without the trailing slash; both forms are served
+    scopes: tuple[str, ...]
+    limit: Limit
+    max_body_bytes: int | None  # POST only
+
+    @property
+    def name(self) -> str:
+        return f"{self.method} {self.path}"
+
+    def limit_for(self, revision: Revision) -> Limit:
+        if self.path == "/api/profile-import":
+            return Limit(self.limit.burst, revision.profile_import_per_minute)
+        return self.limit
+
+
+def _accepted() -> web.Response:
+    return web.Response(status=202)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _json_api(payload: dict[str, Any], status: int = 200) -> web.Response:
+    return web.Response(status=status, body=json.dumps(payload).encode(), content_type=JSON_API)
+
+
+def _base_url(request: web.Request) -> str:
+    return str(request.url.origin())
+
+
+def _duplicate_profile(conflict: DuplicateProfileError, pointer: str) -> ApiRequestError:
+    return ApiRequestError(
+        [
+            ApiError(
+                409,
+                "duplicate_profile",
+                "A profile already exists with one of these identifiers.",
+                pointer=pointer,
+                meta={"duplicate_profile_id": conflict.duplicate_profile_id},
+            )
+        ]
+    )
+
+
+def _unknown_profile(missing: UnknownProfileError) -> ApiRequestError:
+    return ApiRequestError(
+        [
+            ApiError(
+                400,
+                "invalid",
+                f"No profile with id {missing.profile.id} exists.",
+                pointer=f"{missing.profile.pointer}/id",
+            )
+        ]
+    )
+
+
+def _entry_pointer(profile: ProfileInput) -> str:
+    """`.../profile/data` -> `.../profile`: where Klaviyo points a profile conflict."""
+    return profile.pointer.removesuffix("/data")
+
+
+# -- handlers ----------------------------------------------------------------------------------
+
+
+async def create_event(
+    request: web.Request, state: KlaviyoState, revision: Revision, body: Body
+) -> web.Response:
+    profile, event = validate_create_event(body, revision, _now())
+    try:
+        state.store.add_events([(profile, [event])])
+    except DuplicateProfileError as conflict:
+        raise _duplicate_profile(conflict, _entry_pointer(profile)) from None
+    except UnknownProfileError as missing:
+        raise _unknown_profile(missing) from None
+    return _accepted()
+
+
+async def bulk_create_events(
+    request: web.Request, state: KlaviyoState, revision: Revision, body: Body
+) -> web.Response:
+    entries = validate_bulk_events(body, revision, _now())
+    try:
+        state.store.add_events([(entry.profile, entry.events) for entry in entries])
+    except DuplicateProfileError as conflict:
+        raise _duplicate_profile(conflict, _entry_pointer(conflict.profile)) from None
+    except UnknownProfileError as missing:
+        raise _unknown_profile(missing) from None
+    return _accepted()
+
+
+async def profile_import(
+    request: web.Request, state: KlaviyoState, revision: Revision, body: Body
+) -> web.Response:
+    profile = validate_profile_import(body, revision)
+    try:
+        with state.store.transaction():
+            profile_id, created = state.store.upsert_profile(profile)
+    except DuplicateProfileError as conflict:
+        raise _duplicate_profile(conflict, "/data/attributes") from None
+    except UnknownProfileError as missing:
+        raise _unknown_profile(missing) from None
+    return _json_api(
+        {"data": _profile_resource(state, profile_id, _base_url(request))},
+        status=201 if created else 200,
+    )
+
+
+def _profile_resource(state: KlaviyoState, profile_id: str, base_url: str) -> dict[str, Any]:
+    stored = state.store.profile(profile_id)
+    attributes = {key: value for key, value in stored.items() if key not in ("id", "anonymous_id")}
+    attributes["last_event_date"] = None
+    url = f"{base_url}/api/profiles/{profile_id}/"
+    return {
+        "type": "profile",
+        "id": profile_id,
+        "attributes": attributes,
+        "relationships": {
+            "lists": {"links": {"self": f"{url}relationships/lists/", "related": f"{url}lists/"}},
+            "segments": {
+                "links": {"self": f"{url}relationships/segments/", "related": f"{url}segments/"}
+            },
+        },
+        "links": {"self": url},
+    }
+
+
+async def bulk_import_profiles(
+    request: web.Request, state: KlaviyoState, revision: Revision, body: Body
+) -> web.Response:
+    items = _bulk_profile_items(body)
+    sizes = [len(json.dumps(item)) for item in items]
+    profiles = validate_bulk_profiles(body, revision, sizes)
+    lists = ((body["data"].get("relationships") or {}).get("lists") or {}).get("data") or []
+    job = state.jobs.create(profiles, items, [entry["id"] for entry in lists])
+    return _json_api({"data": job.resource(_base_url(request))}, status=202)
+
+
+def _bulk_profile_items(body: Body) -> list[Any]:
+    try:
+        items = body["data"]["attributes"]["profiles"]["data"]
+    except (KeyError, TypeError):
+        return []
+    return items if isinstance(items, list) else []
+
+
+async def get_import_job(
+    request: web.Request, state: KlaviyoState, revision: Revision, body: Body
+) -> web.Response:
+    job = state.jobs.jobs.get(request.match_info["job_id"])
+    if job is None:
+        raise _job_not_found(request.match_info["job_id"])
+    return _json_api({"data": job.resource(_base_url(request))})
+
+
+async def get_import_errors(
+    request: web.Request, state: KlaviyoState, revision: Revision, body: Body
+) -> web.Response:
+    job_id = request.match_info["job_id"]
+    job = state.jobs.jobs.get(job_id)
+    if job is None:
+        raise _job_not_found(job_id)
+    size_text = request.query.get("page[size]", str(DEFAULT_PAGE_SIZE))
+    if not size_text.isdigit() or not 1 <= int(size_text) <= MAX_PAGE_SIZE:
+        raise ApiRequestError(
+            [
+                ApiError(
+                    400,
+                    "invalid",
+                    f"page[size] must be an integer from 1 to {MAX_PAGE_SIZE}; got '{size_text}'.",
+                    parameter="page[size]",
+                )
+            ]
+        )
+    size = int(size_text)
+    offset = 0
+    if "page[cursor]" in request.query:
+        decoded = decode_cursor(request.query["page[cursor]"])
+        if decoded is None:
+            raise ApiRequestError(
+                [ApiError(400, "invalid", "Invalid page[cursor].", parameter="page[cursor]")]
+            )
+        offset = decoded
+    page = job.errors[offset : offset + size]
+    url = f"{_base_url(request)}/api/profile-bulk-import-jobs/{job_id}/import-errors/"
+    links: dict[str, str | None] = {"self": str(request.url), "next": None, "prev": None}
+    if offset + size < len(job.errors):
+        links["next"] = f"{url}?page[size]={size}&page[cursor]={encode_cursor(offset + size)}"
+    if offset > 0:
+        links["prev"] = (
+            f"{url}?page[size]={size}&page[cursor]={encode_cursor(max(0, offset - size))}"
+        )
+    data = [
+        {
+            "type": "import-error",
+            "id": error.id,
+            "attributes": {
+                "code": error.code,
+                "title": error.title,
+                "detail": error.detail,
+                "source": {"pointer": error.pointer},
+                "original_payload": error.original_payload,
+            },
+        }
+        for error in page
+    ]
+    return _json_api({"data": data, "links": links})
+
+
+def _job_not_found(job_id: str) -> ApiRequestError:
+    return ApiRequestError(
+        [ApiError(404, "not_found", f"A profile bulk import job with id {job_id} does not exist.")]
+    )
+
+
+ENDPOINTS: list[tuple[Endpoint, Handler]] = [
+    (Endpoint("POST", "/api/events", ("events:write",), XL, 5 * MB), create_event),
+    (
+        Endpoint("POST", "/api/event-bulk-create-jobs", ("events:write",), M, 5 * MB),
+        bulk_create_events,
+    ),
+    (Endpoint("POST", "/api/profile-import", ("profiles:write",), L, 100 * 1024), profile_import),
+    (
+        Endpoint(
+            "POST", "/api/profile-bulk-import-jobs", ("lists:write", "profiles:write"), M, 5 * MB
+        ),
+        bulk_import_profiles,
+    ),
+    (
+        Endpoint(
+            "GET",
+            "/api/profile-bulk-import-jobs/{job_id}",
+            ("lists:read", "profiles:read"),
+            M,
+            None,
+        ),
+        get_import_job,
+    ),
+    (
+        Endpoint(
+            "GET",
+            "/api/profile-bulk-import-jobs/{job_id}/import-errors",
+            ("profiles:read",),
+            M,
+            None,
+        ),
+        get_import_errors,
+    ),
+]
+
+
+# -- the pipeline every API call goes through --------------------------------------------------
+
+
+def serve(
+    endpoint: Endpoint, handler: Handler, state: KlaviyoState
+) -> Callable[[web.Request], Awaitable[web.Response]]:
+    async def handle(request: web.Request) -> web.Response:
+        decision: Decision | None = None
+        try:
+            state.keys.authorize(request.headers.get("Authorization"), ())
+            revision = parse_revision(request.headers.get("revision"))
+            state.keys.authorize(request.headers.get("Authorization"), endpoint.scopes)
+            decision = state.limiter.check(endpoint.name, endpoint.limit_for(revision))
+            if decision is not None and not decision.allowed:
+                return error_response([_throttled(decision.retry_after)], decision.headers())
+            body = await _read_body(request, endpoint) if endpoint.method == "POST" else None
+            response = await handler(request, state, revision, body)
+        except ApiRequestError as rejection:
+            state.store.record_rejected(
+                endpoint.name, rejection.status, [e.to_json() for e in rejection.errors]
+            )
+            response = error_response(rejection.errors, rejection.headers)
+        if decision is not None:
+            response.headers.update(decision.headers())
+        return response
+
+    return handle
+
+
+def _throttled(retry_after: int) -> ApiError:
+    unit = "second" if retry_after == 1 else "seconds"
+    return ApiError(
+        429,
+        "throttled",
+        f"Request was throttled. Expected available in {retry_after} {unit}.",
+        pointer="/data",
+        links={
+            "type": "https://developers.klaviyo.com/en/docs/rate_limits_and_error_handling#rate-limits"
+        },
+    )
+
+
+async def _read_body(request: web.Request, endpoint: Endpoint) -> Body:
+    media_type = request.content_type
+    if media_type not in ACCEPTED_CONTENT_TYPES:
+        raise ApiRequestError(
+            [
+                ApiError(
+                    415,
+                    "unsupported_media_type",
+                    f"Unsupported media type '{media_type}' in request: use application/json or {JSON_API}.",
+                )
+            ]
+        )
+    raw = await request.read()
+    limit = endpoint.max_body_bytes or 0
+    if len(raw) > limit:
+        raise ApiRequestError(
+            [
+                ApiError(
+                    413,
+                    "request_too_large",
+                    f"The payload is {len(raw)} bytes; {endpoint.path} accepts at most {limit}.",
+                    pointer="/data",
+                )
+            ]
+        )
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ApiRequestError(
+            [ApiError(400, "parse_error", f"JSON parse error: {exc}.", pointer="/data")]
+        ) from None

@@ -1,0 +1,101 @@
+"""Which keys a request body may hold, read from the official `klaviyo-api` models.
+
+The models silently drop unknown keys; Klaviyo rejects them ("'x' is not a valid field for the resource
+'profile'."). So the allowed key tree is derived once from the models' fields and walked over each body.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+from pydantic import BaseModel
+
+
+@dataclass
+class KeyTree:
+    """Allowed keys of one JSON object; a None child means free-form (any keys below)."""
+
+    resource: str
+    children: dict[str, KeyTree | None] = field(default_factory=dict)
+    list_items: set[str] = field(default_factory=set)  # keys whose value is a list of objects
+
+
+def _model_in(annotation: Any) -> tuple[type[BaseModel] | None, bool]:
+    """The model class an annotation holds (through Optional/List/Union), and whether it is a list."""
+    origin = typing.get_origin(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation, False
+    if origin in (list, typing.List):  # noqa: UP006 - generated models use typing.List
+        model, _ = _model_in(typing.get_args(annotation)[0])
+        return model, True
+    if origin in (typing.Union, types.UnionType):
+        for arg in typing.get_args(annotation):
+            model, is_list = _model_in(arg)
+            if model is not None:
+                return model, is_list
+    return None, False
+
+
+@cache
+def key_tree(model: type[BaseModel]) -> KeyTree:
+    tree = KeyTree(resource=model.__name__)
+    for name, info in model.model_fields.items():
+        if name == "actual_instance":  # oneOf wrappers: leave to the model's own validation
+            return KeyTree(resource=model.__name__, children={})
+        key = info.alias or name
+        child, is_list = _model_in(info.annotation)
+        tree.children[key] = key_tree(child) if child is not None else None
+        if is_list:
+            tree.list_items.add(key)
+    return tree
+
+
+def unknown_keys(
+    value: Any, tree: KeyTree, pointer: str, resource: str = ""
+) -> Iterator[tuple[str, str, str]]:
+    """Yield (pointer, key, resource type) for each key the tree does not allow."""
+    if not isinstance(value, dict):
+        return
+    if isinstance(value.get("type"), str):
+        resource = value["type"]
+    for key, child_value in value.items():
+        if key not in tree.children:
+            yield f"{pointer}/{key}", key, resource or tree.resource
+            continue
+        child = tree.children[key]
+        if child is None:
+            continue
+        if key in tree.list_items and isinstance(child_value, list):
+            for index, item in enumerate(child_value):
+                yield from unknown_keys(item, child, f"{pointer}/{key}/{index}", resource)
+        else:
+            yield from unknown_keys(child_value, child, f"{pointer}/{key}", resource)
+
+
+def without(tree: KeyTree, path: tuple[str, ...], key: str) -> KeyTree:
+    """A copy of the tree with `key` removed from the object at `path` (for older revisions)."""
+    return _edit(tree, path, lambda node: node.children.pop(key, None))
+
+
+def with_key(tree: KeyTree, path: tuple[str, ...], key: str, child: KeyTree | None) -> KeyTree:
+    """A copy of the tree with `key` allowed in the object at `path`."""
+    return _edit(tree, path, lambda node: node.children.__setitem__(key, child))
+
+
+def _edit(tree: KeyTree, path: tuple[str, ...], change: Any) -> KeyTree:
+    copy = KeyTree(tree.resource, dict(tree.children), set(tree.list_items))
+    if not path:
+        change(copy)
+        return copy
+    head, *rest = path
+    child = copy.children[head]
+    if child is None:
+        msg = f"cannot edit below free-form key {head!r}"
+        raise ValueError(msg)
+    copy.children[head] = _edit(child, tuple(rest), change)
+    return copy

@@ -1,0 +1,355 @@
+"""What the stand-in accepted, in SQLite: profiles with Klaviyo's identity resolution, deduplicated events.
+
+Klaviyo keeps the first event per (profile, metric, unique_id), or per (profile, metric, time to the second)
+when there is no unique_id. Raw arrivals are counted per metric, so duplicates received = arrivals - kept.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from typing import Any
+
+from api_sandbox.klaviyo.validation import EventInput, ProfileInput
+
+IDENTIFIERS = ("email", "phone_number", "external_id", "anonymous_id")
+# The order in which identifiers pick the profile a request means (id first, then these).
+RESOLUTION_ORDER = ("email", "external_id", "phone_number", "anonymous_id")
+PROFILE_FIELDS = ("first_name", "last_name", "organization", "locale", "title", "image", "_kx")
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS profiles (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    email TEXT UNIQUE,
+    phone_number TEXT UNIQUE,
+    external_id TEXT UNIQUE,
+    anonymous_id TEXT UNIQUE,
+    document TEXT NOT NULL,          -- JSON: the other attributes, location, properties
+    created TEXT NOT NULL,
+    updated TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY,
+    profile_id TEXT NOT NULL,
+    metric TEXT NOT NULL,
+    dedupe_key TEXT NOT NULL,        -- 'u:' + unique_id, or 't:' + time to the second
+    unique_id TEXT,
+    time TEXT NOT NULL,
+    properties TEXT NOT NULL,
+    value REAL,
+    value_currency TEXT,
+    backfill INTEGER NOT NULL,
+    UNIQUE (profile_id, metric, dedupe_key)
+);
+CREATE TABLE IF NOT EXISTS metric_arrivals (metric TEXT PRIMARY KEY, arrivals INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS rejected_requests (
+    seq INTEGER PRIMARY KEY,
+    endpoint TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    errors TEXT NOT NULL
+);
+"""
+
+
+class DuplicateProfileError(Exception):
+    """The identifiers of one profile object belong to two different existing profiles."""
+
+    def __init__(self, profile: ProfileInput, duplicate_profile_id: str, identifier: str) -> None:
+        super().__init__(f"{identifier} belongs to profile {duplicate_profile_id}")
+        self.profile = profile
+        self.duplicate_profile_id = duplicate_profile_id
+        self.identifier = identifier
+
+
+class UnknownProfileError(Exception):
+    def __init__(self, profile: ProfileInput) -> None:
+        super().__init__(f"no profile with id {profile.id}")
+        self.profile = profile
+
+
+def new_id(clock: float | None = None) -> str:
+    """A ULID-shaped id like Klaviyo's (26 Crockford base32 characters, time-ordered)."""
+    value = (int((clock or time.time()) * 1000) << 80) | random.getrandbits(80)
+    return "".join(_CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5))
+
+
+def _utc_iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S+00:00")
+
+
+class KlaviyoStore:
+    def __init__(self, db_path: str) -> None:
+        # The app is built on one thread and served on the event loop's: all access is from the loop.
+        self._db = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
+        if db_path != ":memory:":
+            self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=OFF")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def reset(self) -> None:
+        with self.transaction():
+            for table in ("profiles", "events", "metric_arrivals", "rejected_requests"):
+                self._db.execute(f"DELETE FROM {table}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        self._db.execute("BEGIN")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # -- writes --------------------------------------------------------------------------------
+
+    def upsert_profile(self, profile: ProfileInput) -> tuple[str, bool]:
+        """Create or update the profile the request means; (profile id, created). Call in a transaction."""
+        existing = self._resolve(profile)
+        now = _utc_iso(datetime.now(timezone.utc))
+        if existing is None:
+            profile_id = new_id()
+            document = _apply({}, profile)
+            self._db.execute(
+                "INSERT INTO profiles (id, email, phone_number, external_id, anonymous_id, document,"
+                " created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    profile_id,
+                    *(_identifier(profile, key) for key in IDENTIFIERS),
+                    json.dumps(document),
+                    now,
+                    now,
+                ),
+            )
+            return profile_id, True
+        profile_id, current = existing
+        sent = [key for key in IDENTIFIERS if key in profile.attributes]
+        assignments = "".join(f"{key} = ?, " for key in sent)
+        self._db.execute(
+            f"UPDATE profiles SET {assignments}document = ?, updated = ? WHERE id = ?",
+            (
+                *(_identifier(profile, key) for key in sent),
+                json.dumps(_apply(current, profile)),
+                now,
+                profile_id,
+            ),
+        )
+        return profile_id, False
+
+    def add_events(self, batches: list[tuple[ProfileInput, list[EventInput]]]) -> None:
+        """Store one accepted request's events (all or nothing: 409 rolls everything back)."""
+        rows: list[tuple[Any, ...]] = []
+        arrivals: dict[str, int] = {}
+        with self.transaction():
+            for profile, events in batches:
+                profile_id, _ = self.upsert_profile(profile)
+                for event in events:
+                    time_text = _utc_iso(event.time)
+                    dedupe = (
+                        f"u:{event.unique_id}" if event.unique_id is not None else f"t:{time_text}"
+                    )
+                    rows.append(
+                        (
+                            profile_id,
+                            event.metric,
+                            dedupe,
+                            event.unique_id,
+                            time_text,
+                            json.dumps(event.properties),
+                            event.value,
+                            event.value_currency,
+                            int(event.backfill),
+                        )
+                    )
+                    arrivals[event.metric] = arrivals.get(event.metric, 0) + 1
+            self._db.executemany(
+                "INSERT OR IGNORE INTO events (profile_id, metric, dedupe_key, unique_id, time,"
+                " properties, value, value_currency, backfill) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            self._db.executemany(
+                "INSERT INTO metric_arrivals (metric, arrivals) VALUES (?, ?) ON CONFLICT(metric)"
+                " DO UPDATE SET arrivals = arrivals + excluded.arrivals",
+                list(arrivals.items()),
+            )
+
+    def record_rejected(self, endpoint: str, status: int, errors: list[dict[str, Any]]) -> None:
+        self._db.execute(
+            "INSERT INTO rejected_requests (endpoint, status, errors) VALUES (?, ?, ?)",
+            (endpoint, status, json.dumps(errors)),
+        )
+
+    # -- identity resolution -------------------------------------------------------------------
+
+    def _resolve(self, profile: ProfileInput) -> tuple[str, dict[str, Any]] | None:
+        """The one existing profile the identifiers point at, or None; raises on a conflict."""
+        matches: list[tuple[str, str]] = []  # (profile id, identifier that found it)
+        if profile.id:
+            row = self._db.execute("SELECT id FROM profiles WHERE id = ?", (profile.id,)).fetchone()
+            if row is None:
+                raise UnknownProfileError(profile)
+            matches.append((row[0], "id"))
+        for key in RESOLUTION_ORDER:
+            value = profile.attributes.get(key)
+            if not value:
+                continue
+            row = self._db.execute(f"SELECT id FROM profiles WHERE {key} = ?", (value,)).fetchone()
+            if row is not None and all(row[0] != found for found, _ in matches):
+                matches.append((row[0], key))
+        if not matches:
+            return None
+        if len(matches) > 1:
+            # The profile that holds the secondary identifier is the one in the way.
+            duplicate_id, identifier = matches[1]
+            raise DuplicateProfileError(profile, duplicate_id, identifier)
+        profile_id = matches[0][0]
+        document = self._db.execute(
+            "SELECT document FROM profiles WHERE id = ?", (profile_id,)
+        ).fetchone()[0]
+        return profile_id, json.loads(document)
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    def profile(self, profile_id: str) -> dict[str, Any]:
+        row = self._db.execute(
+            "SELECT id, email, phone_number, external_id, anonymous_id, document, created, updated"
+            " FROM profiles WHERE id = ?",
+            (profile_id,),
+        ).fetchone()
+        return _profile_json(row)
+
+    def profiles(self) -> list[dict[str, Any]]:
+        rows = self._db.execute(
+            "SELECT id, email, phone_number, external_id, anonymous_id, document, created, updated"
+            " FROM profiles ORDER BY seq"
+        ).fetchall()
+        return [_profile_json(row) for row in rows]
+
+    def events(self, metric: str | None = None) -> list[dict[str, Any]]:
+        query = (
+            "SELECT e.metric, e.unique_id, e.time, e.properties, e.value, e.value_currency,"
+            " e.backfill, p.id, p.email, p.phone_number, p.external_id"
+            " FROM events e JOIN profiles p ON p.id = e.profile_id"
+        )
+        params: tuple[str, ...] = ()
+        if metric is not None:
+            query += " WHERE e.metric = ?"
+            params = (metric,)
+        rows = self._db.execute(query + " ORDER BY e.seq", params).fetchall()
+        return [
+            {
+                "metric": row[0],
+                "unique_id": row[1],
+                "time": row[2],
+                "properties": json.loads(row[3]),
+                "value": row[4],
+                "value_currency": row[5],
+                "backfill": bool(row[6]),
+                "profile": {
+                    "id": row[7],
+                    "email": row[8],
+                    "phone_number": row[9],
+                    "external_id": row[10],
+                },
+            }
+            for row in rows
+        ]
+
+    def metrics(self) -> dict[str, dict[str, int]]:
+        kept = {
+            row[0]: (row[1], row[2])
+            for row in self._db.execute(
+                "SELECT metric, COUNT(*), SUM(backfill) FROM events GROUP BY metric"
+            )
+        }
+        report: dict[str, dict[str, int]] = {}
+        for metric, arrivals in self._db.execute(
+            "SELECT metric, arrivals FROM metric_arrivals ORDER BY metric"
+        ):
+            events, backfilled = kept.get(metric, (0, 0))
+            report[metric] = {
+                "events": events,
+                "arrivals": arrivals,
+                "duplicates": arrivals - events,
+                "backfilled": backfilled or 0,
+            }
+        return report
+
+    def profile_count(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM profiles").fetchone()[0])
+
+    def rejected_requests(self) -> list[dict[str, Any]]:
+        return [
+            {"endpoint": row[0], "status": row[1], "errors": json.loads(row[2])}
+            for row in self._db.execute(
+                "SELECT endpoint, status, errors FROM rejected_requests ORDER BY seq"
+            )
+        ]
+
+
+def _identifier(profile: ProfileInput, key: str) -> str | None:
+    value = profile.attributes.get(key)
+    return value if value else None  # "" and null both clear
+
+
+def _apply(document: dict[str, Any], profile: ProfileInput) -> dict[str, Any]:
+    """The profile document after this request: null clears, absent leaves, properties merge."""
+    merged = dict(document)
+    attributes = profile.attributes
+    for key in PROFILE_FIELDS:
+        if key in attributes:
+            merged[key] = attributes[key]
+    if "location" in attributes:
+        location = attributes["location"]
+        merged["location"] = (
+            None if location is None else {**(merged.get("location") or {}), **location}
+        )
+    properties = dict(merged.get("properties") or {})
+    if isinstance(attributes.get("properties"), dict):
+        properties.update(attributes["properties"])
+    if profile.patch:
+        _patch(properties, profile.patch)
+    merged["properties"] = properties
+    return merged
+
+
+def _patch(properties: dict[str, Any], patch: dict[str, Any]) -> None:
+    """meta.patch_properties: append / unappend values of array properties, unset keys."""
+    for key, value in (patch.get("append") or {}).items():
+        current = properties.get(key)
+        items = current if isinstance(current, list) else ([] if current is None else [current])
+        items.extend(value if isinstance(value, list) else [value])
+        properties[key] = items
+    for key, value in (patch.get("unappend") or {}).items():
+        if isinstance(properties.get(key), list):
+            drop = value if isinstance(value, list) else [value]
+            properties[key] = [item for item in properties[key] if item not in drop]
+    unset = patch.get("unset")
+    for key in [unset] if isinstance(unset, str) else (unset or []):
+        properties.pop(key, None)
+
+
+def _profile_json(row: tuple[Any, ...]) -> dict[str, Any]:
+    document = json.loads(row[5])
+    return {
+        "id": row[0],
+        "email": row[1],
+        "phone_number": row[2],
+        "external_id": row[3],
+        "anonymous_id": row[4],
+        **{key: document.get(key) for key in PROFILE_FIELDS if key != "_kx"},
+        "location": document.get("location"),
+        "properties": document.get("properties") or {},
+        "created": row[6],
+        "updated": row[7],
+    }

@@ -1,0 +1,461 @@
+"""Request validation as strict as Klaviyo's: the official models, plus the rules they do not enforce.
+
+Each `validate_*` function returns what the store needs, or raises `ApiRequestError` with one 400 error
+per bad item (bulk requests are rejected whole, every bad item named by its JSON pointer).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from functools import cache
+from typing import Any
+
+import phonenumbers
+from openapi_client.models import (
+    EventCreateQueryV2,
+    EventsBulkCreateJob,
+    OnsiteProfileMeta,
+    ProfileImportJobCreateQuery,
+    ProfileUpsertQuery,
+)
+from pydantic import BaseModel, ValidationError
+
+from api_sandbox.klaviyo.errors import ApiError, ApiRequestError, invalid
+from api_sandbox.klaviyo.revisions import Revision
+from api_sandbox.klaviyo.schema import KeyTree, key_tree, unknown_keys, with_key, without
+
+MAX_STRING_BYTES = 100 * 1024
+MAX_ARRAY_ITEMS = 4000
+MAX_NESTING = 10
+MAX_METRIC_NAME = 127  # "Must be less than 128 characters."
+MAX_BULK_EVENTS = 1000
+MAX_BULK_PROFILES = 10_000
+MAX_PROFILE_BYTES = 100 * 1024
+
+BULK_EVENTS = "/data/attributes/events-bulk-create/data"
+BULK_PROFILES = "/data/attributes/profiles/data"
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)*\.[A-Za-z]{2,}$")
+# ISO-8601 as Klaviyo takes it: a date, optionally a time (seconds, up to microseconds) and an offset.
+_ISO_TIME = re.compile(
+    r"^\d{4}-\d{2}-\d{2}"
+    r"(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|z|[+-]\d{2}(?::?\d{2})?)?)?$"
+)
+_ITEM_PREFIX = re.compile(
+    rf"^({BULK_EVENTS}/\d+/attributes/(?:events/data/\d+|profile)|{BULK_PROFILES}/\d+)"
+)
+EVENT_IDENTIFIERS = ("email", "phone_number", "external_id", "anonymous_id")
+PROFILE_IDENTIFIERS = ("email", "phone_number", "external_id")
+
+
+@dataclass
+class ProfileInput:
+    """A profile as one request describes it: only the keys it sent (null means clear)."""
+
+    pointer: str  # the JSON pointer of its resource object
+    id: str | None
+    attributes: dict[str, Any]
+    patch: dict[str, Any] | None  # meta.patch_properties
+
+    def identifiers(self) -> dict[str, str]:
+        return {
+            key: value
+            for key in EVENT_IDENTIFIERS
+            if isinstance(value := self.attributes.get(key), str) and value
+        }
+
+
+@dataclass
+class EventInput:
+    pointer: str
+    metric: str
+    unique_id: str | None
+    time: datetime  # UTC, truncated to the second
+    properties: dict[str, Any]
+    value: float | None
+    value_currency: str | None
+    backfill: bool
+
+
+@dataclass
+class BulkEntry:
+    profile: ProfileInput
+    events: list[EventInput]
+
+
+# -- public validators -------------------------------------------------------------------------
+
+
+def validate_create_event(
+    body: Any, revision: Revision, now: datetime
+) -> tuple[ProfileInput, EventInput]:
+    errors = _structure_errors(body, EventCreateQueryV2, _create_event_tree(revision))
+    if errors:
+        raise ApiRequestError(errors)
+    attributes = body["data"]["attributes"]
+    profile_data = attributes["profile"]["data"]
+    beside = revision.create_event_meta_beside_attributes
+    profile = _profile_input(profile_data, "/data/attributes/profile/data", beside_meta=beside)
+    if not beside:
+        profile.patch = _patch_of(profile.attributes.pop("meta", None))
+    _check_profile(profile, EVENT_IDENTIFIERS, errors)
+    event = _check_event(attributes, "/data", revision, now, group_backfill=False, errors=errors)
+    if errors or event is None:
+        raise ApiRequestError(errors)
+    return profile, event
+
+
+def validate_bulk_events(body: Any, revision: Revision, now: datetime) -> list[BulkEntry]:
+    errors = _structure_errors(body, EventsBulkCreateJob, _bulk_events_tree(revision.has_backfill))
+    if errors:
+        raise ApiRequestError(_one_per_item(errors))
+    entries_data = body["data"]["attributes"]["events-bulk-create"]["data"]
+    total = sum(len(entry["attributes"]["events"]["data"]) for entry in entries_data)
+    if total > MAX_BULK_EVENTS:
+        raise ApiRequestError(
+            [
+                invalid(
+                    f"A request accepts up to {MAX_BULK_EVENTS} events; this one has {total}.",
+                    BULK_EVENTS,
+                )
+            ]
+        )
+    entries: list[BulkEntry] = []
+    for i, entry in enumerate(entries_data):
+        entry_attributes = entry["attributes"]
+        pointer = f"{BULK_EVENTS}/{i}/attributes"
+        profile = _profile_input(
+            entry_attributes["profile"]["data"], f"{pointer}/profile/data", beside_meta=True
+        )
+        _check_profile(profile, EVENT_IDENTIFIERS, errors)
+        group_backfill = entry_attributes.get("backfill") is True
+        events: list[EventInput] = []
+        for j, event_data in enumerate(entry_attributes["events"]["data"]):
+            event = _check_event(
+                event_data["attributes"],
+                f"{pointer}/events/data/{j}",
+                revision,
+                now,
+                group_backfill=group_backfill,
+                errors=errors,
+            )
+            if event is not None:
+                events.append(event)
+        entries.append(BulkEntry(profile, events))
+    errors.extend(_repeated_unique_ids(entries))
+    if errors:
+        raise ApiRequestError(_one_per_item(errors))
+    return entries
+
+
+def validate_profile_import(body: Any, revision: Revision) -> ProfileInput:
+    errors = _structure_errors(body, ProfileUpsertQuery, key_tree(ProfileUpsertQuery))
+    if errors:
+        raise ApiRequestError(errors)
+    profile = _profile_input(body["data"], "/data", beside_meta=True)
+    _check_profile(profile, PROFILE_IDENTIFIERS, errors)
+    if errors:
+        raise ApiRequestError(errors)
+    return profile
+
+
+def validate_bulk_profiles(
+    body: Any, revision: Revision, raw_sizes: list[int]
+) -> list[ProfileInput]:
+    """`raw_sizes`: serialised size of each profile, for the 100 KB per-profile limit."""
+    errors = _structure_errors(
+        body, ProfileImportJobCreateQuery, key_tree(ProfileImportJobCreateQuery)
+    )
+    if errors:
+        raise ApiRequestError(_one_per_item(errors))
+    profiles_data = body["data"]["attributes"]["profiles"]["data"]
+    if len(profiles_data) > MAX_BULK_PROFILES:
+        raise ApiRequestError(
+            [
+                invalid(
+                    f"A request accepts up to {MAX_BULK_PROFILES} profiles; this one has {len(profiles_data)}.",
+                    BULK_PROFILES,
+                )
+            ]
+        )
+    profiles: list[ProfileInput] = []
+    for i, data in enumerate(profiles_data):
+        pointer = f"{BULK_PROFILES}/{i}"
+        if raw_sizes[i] > MAX_PROFILE_BYTES:
+            errors.append(
+                invalid(
+                    f"The profile payload is {raw_sizes[i]} bytes; at most {MAX_PROFILE_BYTES} are allowed per profile.",
+                    pointer,
+                )
+            )
+            continue
+        profile = _profile_input(data, pointer, beside_meta=True)
+        _check_profile(profile, PROFILE_IDENTIFIERS, errors)
+        profiles.append(profile)
+    if errors:
+        raise ApiRequestError(_one_per_item(errors))
+    return profiles
+
+
+# -- structure: unknown keys and the official models -------------------------------------------
+
+
+@cache
+def _create_event_tree(revision: Revision) -> KeyTree:
+    tree = key_tree(EventCreateQueryV2)
+    if not revision.has_backfill:
+        tree = without(tree, ("data", "attributes"), "backfill")
+    if not revision.create_event_meta_beside_attributes:
+        profile = ("data", "attributes", "profile", "data")
+        tree = without(tree, profile, "meta")
+        tree = with_key(tree, (*profile, "attributes"), "meta", key_tree(OnsiteProfileMeta))
+    return tree
+
+
+@cache
+def _bulk_events_tree(has_backfill: bool) -> KeyTree:
+    tree = key_tree(EventsBulkCreateJob)
+    if not has_backfill:
+        entry = ("data", "attributes", "events-bulk-create", "data", "attributes")
+        tree = without(tree, entry, "backfill")
+        tree = without(tree, (*entry, "events", "data", "attributes"), "backfill")
+    return tree
+
+
+def _structure_errors(body: Any, model: type[BaseModel], tree: KeyTree) -> list[ApiError]:
+    if not isinstance(body, dict) or not isinstance(body.get("data"), dict):
+        return [invalid("The request body must be a JSON object with a 'data' object.", "/data")]
+    errors = [
+        invalid(f"'{key}' is not a valid field for the resource '{resource}'.", pointer)
+        for pointer, key, resource in unknown_keys(body, tree, "")
+    ]
+    return errors + _model_errors(body, model)
+
+
+def _model_errors(body: dict[str, Any], model: type[BaseModel]) -> list[ApiError]:
+    """Klaviyo's verdict as the SDK's `from_dict` gives it; pointers from a full pydantic pass."""
+    try:
+        model.from_dict(body)  # type: ignore[attr-defined]
+    except (ValueError, TypeError, KeyError, AttributeError) as verdict:
+        try:
+            model.model_validate(body)
+        except ValidationError as full:
+            return [_from_pydantic(error) for error in full.errors()]
+        return [invalid(f"Invalid input: {verdict}", "/data")]
+    return []
+
+
+def _from_pydantic(error: Any) -> ApiError:
+    location = [str(part) for part in error["loc"]]
+    pointer = "/" + "/".join(location)
+    field = location[-1] if location else "data"
+    if error["type"] == "missing":
+        return invalid(f"'{field}' is a required field.", pointer)
+    return invalid(f"'{field}': {error['msg']}.", pointer)
+
+
+def _one_per_item(errors: list[ApiError]) -> list[ApiError]:
+    """Bulk requests: one error per bad item (event, profile), the first found."""
+    seen: set[str] = set()
+    kept: list[ApiError] = []
+    for error in errors:
+        match = _ITEM_PREFIX.match(error.pointer or "")
+        item = match.group(1) if match else (error.pointer or "")
+        if item not in seen:
+            seen.add(item)
+            kept.append(error)
+    return kept
+
+
+# -- rules the models do not check ---------------------------------------------------------------
+
+
+def _profile_input(data: dict[str, Any], pointer: str, *, beside_meta: bool) -> ProfileInput:
+    meta = data.get("meta") if beside_meta else None
+    return ProfileInput(
+        pointer=pointer,
+        id=data.get("id"),
+        attributes=dict(data.get("attributes") or {}),
+        patch=_patch_of(meta),
+    )
+
+
+def _patch_of(meta: Any) -> dict[str, Any] | None:
+    if isinstance(meta, dict) and isinstance(meta.get("patch_properties"), dict):
+        return meta["patch_properties"]
+    return None
+
+
+def _check_profile(
+    profile: ProfileInput, identifier_keys: tuple[str, ...], errors: list[ApiError]
+) -> None:
+    attributes = profile.attributes
+    pointer = f"{profile.pointer}/attributes"
+    email = attributes.get("email")
+    if email is not None and not _EMAIL.match(email):
+        errors.append(invalid(f"Invalid email address '{email[:200]}'.", f"{pointer}/email"))
+        return
+    phone = attributes.get("phone_number")
+    if phone is not None and not is_e164(phone):
+        errors.append(
+            invalid(
+                f"Invalid phone number '{phone[:50]}': it must be a valid number in E.164 format, e.g. +15005550006.",
+                f"{pointer}/phone_number",
+            )
+        )
+        return
+    if not profile.id and not any(
+        isinstance(attributes.get(key), str) and attributes[key] for key in identifier_keys
+    ):
+        names = ", ".join(identifier_keys)
+        errors.append(invalid(f"A profile identifier is required: one of id, {names}.", pointer))
+        return
+    violation = value_limit_violation(attributes, pointer, nesting_counted=False)
+    if violation is not None:
+        errors.append(invalid(violation[1], violation[0]))
+
+
+def is_e164(phone: str) -> bool:
+    if not phone.startswith("+"):
+        return False
+    try:
+        number = phonenumbers.parse(phone, None)
+    except phonenumbers.NumberParseException:
+        return False
+    return phonenumbers.is_valid_number(number)
+
+
+def _check_event(
+    attributes: dict[str, Any],
+    pointer: str,
+    revision: Revision,
+    now: datetime,
+    *,
+    group_backfill: bool,
+    errors: list[ApiError],
+) -> EventInput | None:
+    attributes_pointer = f"{pointer}/attributes"
+    name = attributes["metric"]["data"]["attributes"]["name"]
+    if not name.strip() or len(name) > MAX_METRIC_NAME:
+        errors.append(
+            invalid(
+                f"The metric name must be 1 to {MAX_METRIC_NAME} characters (less than 128); got {len(name)}.",
+                f"{attributes_pointer}/metric/data/attributes/name",
+            )
+        )
+        return None
+    time = _event_time(attributes.get("time"), revision, now)
+    if isinstance(time, str):
+        errors.append(invalid(time, f"{attributes_pointer}/time"))
+        return None
+    properties = attributes["properties"]
+    limit = revision.max_event_properties
+    if len(properties) > limit:
+        errors.append(
+            invalid(
+                f"An event may have at most {limit} properties; this one has {len(properties)}.",
+                f"{attributes_pointer}/properties",
+            )
+        )
+        return None
+    violation = value_limit_violation(properties, f"{attributes_pointer}/properties")
+    if violation is not None:
+        errors.append(invalid(violation[1], violation[0]))
+        return None
+    return EventInput(
+        pointer=pointer,
+        metric=name,
+        unique_id=attributes.get("unique_id"),
+        time=time,
+        properties=properties,
+        value=attributes.get("value"),
+        value_currency=attributes.get("value_currency"),
+        backfill=attributes.get("backfill") is True or group_backfill,
+    )
+
+
+def _event_time(value: Any, revision: Revision, now: datetime) -> datetime | str:
+    """The event time in UTC to the second, or why it is not acceptable."""
+    if value is None:
+        return now.replace(microsecond=0)
+    if not isinstance(value, str) or not _ISO_TIME.match(value):
+        return f"'{value!s:.60}' is not an ISO-8601 date-time (YYYY-MM-DDTHH:MM:SS[.ffffff][+HH:MM|Z])."
+    parsed = datetime.fromisoformat(value.replace("z", "Z"))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    parsed = parsed.astimezone(timezone.utc).replace(microsecond=0)
+    earliest = datetime(revision.earliest_event_year, 1, 1, tzinfo=timezone.utc)
+    if parsed < earliest:
+        return f"The event time {value} is too early: it must be after the year {revision.earliest_event_year}."
+    if parsed > now + timedelta(days=365):
+        return f"The event time {value} is too far in the future: at most 1 year ahead."
+    return parsed
+
+
+def value_limit_violation(
+    value: Any, pointer: str, *, nesting_counted: bool = True
+) -> tuple[str, str] | None:
+    """(pointer, detail) of the first string over 100 KB, array over 4000 items or nesting over 10."""
+    stack: list[tuple[Any, str, int]] = [(value, pointer, 1)]
+    while stack:
+        current, where, depth = stack.pop()
+        if isinstance(current, str):
+            # A string of at most 25,600 characters cannot exceed 100 KB in UTF-8.
+            if len(current) > MAX_STRING_BYTES // 4 and len(current.encode()) > MAX_STRING_BYTES:
+                return where, f"A string may be at most {MAX_STRING_BYTES} bytes (100 KB)."
+        elif isinstance(current, dict):
+            if nesting_counted and depth > MAX_NESTING:
+                return where, f"Properties may be nested at most {MAX_NESTING} levels deep."
+            stack.extend((item, f"{where}/{key}", depth + 1) for key, item in current.items())
+        elif isinstance(current, list):
+            if len(current) > MAX_ARRAY_ITEMS:
+                return (
+                    where,
+                    f"An array may have at most {MAX_ARRAY_ITEMS} items; this one has {len(current)}.",
+                )
+            if nesting_counted and depth > MAX_NESTING:
+                return where, f"Properties may be nested at most {MAX_NESTING} levels deep."
+            stack.extend((item, f"{where}/{i}", depth + 1) for i, item in enumerate(current))
+    return None
+
+
+def _repeated_unique_ids(entries: list[BulkEntry]) -> list[ApiError]:
+    """A unique_id repeated for the same profile and metric fails the whole bulk request."""
+    # Entries sharing any identifier are the same profile: group them with a small union-find.
+    parent = list(range(len(entries)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    owner: dict[tuple[str, str], int] = {}
+    for i, entry in enumerate(entries):
+        identity = list(entry.profile.identifiers().items())
+        if entry.profile.id:
+            identity.append(("id", entry.profile.id))
+        for identifier in identity:
+            if identifier in owner:
+                parent[root(i)] = root(owner[identifier])
+            else:
+                owner[identifier] = i
+    seen: set[tuple[int, str, str]] = set()
+    errors: list[ApiError] = []
+    for i, entry in enumerate(entries):
+        for event in entry.events:
+            if event.unique_id is None:
+                continue
+            key = (root(i), event.metric, event.unique_id)
+            if key in seen:
+                errors.append(
+                    invalid(
+                        f"unique_id '{event.unique_id}' is repeated for the same profile and metric '{event.metric}'; "
+                        "no events of this request were processed.",
+                        f"{event.pointer}/attributes/unique_id",
+                    )
+                )
+            seen.add(key)
+    return errors
