@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import types
 import typing
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -99,3 +99,34 @@ def _edit(tree: KeyTree, path: tuple[str, ...], change: Any) -> KeyTree:
         raise ValueError(msg)
     copy.children[head] = _edit(child, tuple(rest), change)
     return copy
+
+
+def shape(value: Any, tree: KeyTree | None) -> Hashable:
+    """What the models' verdict on `value` depends on: its keys, the types of its leaves and its
+    `type` enums. Two items of one shape get the same verdict (times are checked separately)."""
+    if tree is None or not isinstance(value, dict):
+        return type(value).__name__
+    parts: list[tuple[str, Hashable]] = []
+    for key, child_value in value.items():
+        if key not in tree.children:
+            parts.append((key, "?"))
+            continue
+        child = tree.children[key]
+        if key == "type" and isinstance(child_value, str):
+            parts.append((key, child_value))
+        elif key in tree.list_items and isinstance(child_value, list):
+            parts.append((key, tuple(shape(item, child) for item in child_value)))
+        else:
+            parts.append((key, shape(child_value, child)))
+    return tuple(parts)
+
+
+def subtree(tree: KeyTree, *path: str) -> KeyTree:
+    node = tree
+    for key in path:
+        child = node.children[key]
+        if child is None:
+            msg = f"{key!r} is free-form"
+            raise KeyError(msg)
+        node = child
+    return node

@@ -154,7 +154,7 @@ class KlaviyoStore:
             for profile, events in batches:
                 profile_id, _ = self.upsert_profile(profile)
                 for event in events:
-                    time_text = _utc_iso(event.time)
+                    time_text = event.time.isoformat()  # UTC, whole seconds: "...+00:00"
                     dedupe = (
                         f"u:{event.unique_id}" if event.unique_id is not None else f"t:{time_text}"
                     )
@@ -192,31 +192,31 @@ class KlaviyoStore:
     # -- identity resolution -------------------------------------------------------------------
 
     def _resolve(self, profile: ProfileInput) -> tuple[str, dict[str, Any]] | None:
-        """The one existing profile the identifiers point at, or None; raises on a conflict."""
-        matches: list[tuple[str, str]] = []  # (profile id, identifier that found it)
+        """The one existing profile the identifiers point at, and its document; raises on a conflict."""
+        matches: list[tuple[str, str, str]] = []  # (profile id, identifier that found it, document)
         if profile.id:
-            row = self._db.execute("SELECT id FROM profiles WHERE id = ?", (profile.id,)).fetchone()
+            row = self._db.execute(
+                "SELECT id, document FROM profiles WHERE id = ?", (profile.id,)
+            ).fetchone()
             if row is None:
                 raise UnknownProfileError(profile)
-            matches.append((row[0], "id"))
+            matches.append((row[0], "id", row[1]))
         for key in RESOLUTION_ORDER:
             value = profile.attributes.get(key)
             if not value:
                 continue
-            row = self._db.execute(f"SELECT id FROM profiles WHERE {key} = ?", (value,)).fetchone()
-            if row is not None and all(row[0] != found for found, _ in matches):
-                matches.append((row[0], key))
+            row = self._db.execute(
+                f"SELECT id, document FROM profiles WHERE {key} = ?", (value,)
+            ).fetchone()
+            if row is not None and all(row[0] != found for found, _, _ in matches):
+                matches.append((row[0], key, row[1]))
         if not matches:
             return None
         if len(matches) > 1:
             # The profile that holds the secondary identifier is the one in the way.
-            duplicate_id, identifier = matches[1]
+            duplicate_id, identifier, _ = matches[1]
             raise DuplicateProfileError(profile, duplicate_id, identifier)
-        profile_id = matches[0][0]
-        document = self._db.execute(
-            "SELECT document FROM profiles WHERE id = ?", (profile_id,)
-        ).fetchone()[0]
-        return profile_id, json.loads(document)
+        return matches[0][0], json.loads(matches[0][2])
 
     # -- reads ---------------------------------------------------------------------------------
 
