@@ -330,15 +330,31 @@ def _model_errors(body: dict[str, Any], model: type[BaseModel]) -> list[ApiError
         try:
             model.model_validate(body)
         except ValidationError as full:
-            return [_from_pydantic(error) for error in full.errors()]
+            errors: dict[str, ApiError] = {}
+            for error in full.errors():
+                converted = _from_pydantic(error, body)
+                errors.setdefault(converted.pointer or "", converted)
+            return list(errors.values())
         return [invalid(f"Invalid input: {verdict}", "/data")]
     return []
 
 
-def _from_pydantic(error: Any) -> ApiError:
-    location = [str(part) for part in error["loc"]]
-    pointer = "/" + "/".join(location)
-    field = location[-1] if location else "data"
+def _from_pydantic(error: Any, body: Any) -> ApiError:
+    # pydantic's location also names union members ("value/float"): keep the part found in the body.
+    path: list[str] = []
+    node = body
+    location = list(error["loc"])
+    for step, part in enumerate(location):
+        last = step == len(location) - 1
+        in_dict = isinstance(node, dict) and part in node
+        in_list = isinstance(node, list) and isinstance(part, int) and part < len(node)
+        if in_dict or in_list:
+            node = node[part]
+        elif not (last and error["type"] == "missing"):
+            break
+        path.append(str(part))
+    pointer = "/" + "/".join(path)
+    field = path[-1] if path else "data"
     if error["type"] == "missing":
         return invalid(f"'{field}' is a required field.", pointer)
     return invalid(f"'{field}': {error['msg']}.", pointer)
