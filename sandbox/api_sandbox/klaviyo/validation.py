@@ -119,10 +119,11 @@ def validate_create_event(
 def validate_bulk_events(body: Any, revision: Revision, now: datetime) -> list[BulkEntry]:
     tree = _bulk_events_tree(revision.has_backfill)
     errors = _structure_errors(body, EventsBulkCreateJob, tree, _bulk_events_sample(body, tree))
-    if errors:
-        raise ApiRequestError(_one_per_item(errors))
-    entries_data = body["data"]["attributes"]["events-bulk-create"]["data"]
-    total = sum(len(entry["attributes"]["events"]["data"]) for entry in entries_data)
+    entries_data = _items(body, "events-bulk-create")
+    if entries_data is None:
+        raise ApiRequestError(errors)
+    structure_failed = bool(errors)
+    total = sum(_event_count(entry) for entry in entries_data)
     if total > MAX_BULK_EVENTS:
         raise ApiRequestError(
             [
@@ -134,6 +135,8 @@ def validate_bulk_events(body: Any, revision: Revision, now: datetime) -> list[B
         )
     entries: list[BulkEntry] = []
     for i, entry in enumerate(entries_data):
+        if structure_failed and _malformed(i, BULK_EVENTS, errors):
+            continue  # the item's structure error is its report
         entry_attributes = entry["attributes"]
         pointer = f"{BULK_EVENTS}/{i}/attributes"
         profile = _profile_input(
@@ -143,6 +146,9 @@ def validate_bulk_events(body: Any, revision: Revision, now: datetime) -> list[B
         group_backfill = entry_attributes.get("backfill") is True
         events: list[EventInput] = []
         for j, event_data in enumerate(entry_attributes["events"]["data"]):
+            item = f"{pointer}/events/data/{j}"
+            if structure_failed and _has_error_under(errors, item):
+                continue
             event = _check_event(
                 event_data["attributes"],
                 f"{pointer}/events/data/{j}",
@@ -154,7 +160,8 @@ def validate_bulk_events(body: Any, revision: Revision, now: datetime) -> list[B
             if event is not None:
                 events.append(event)
         entries.append(BulkEntry(profile, events))
-    errors.extend(_repeated_unique_ids(entries))
+    if not structure_failed:
+        errors.extend(_repeated_unique_ids(entries))
     if errors:
         raise ApiRequestError(_one_per_item(errors))
     return entries
@@ -179,9 +186,10 @@ def validate_bulk_profiles(
     errors = _structure_errors(
         body, ProfileImportJobCreateQuery, tree, _bulk_profiles_sample(body, tree)
     )
-    if errors:
-        raise ApiRequestError(_one_per_item(errors))
-    profiles_data = body["data"]["attributes"]["profiles"]["data"]
+    profiles_data = _items(body, "profiles")
+    if profiles_data is None:
+        raise ApiRequestError(errors)
+    structure_failed = bool(errors)
     if len(profiles_data) > MAX_BULK_PROFILES:
         raise ApiRequestError(
             [
@@ -194,6 +202,8 @@ def validate_bulk_profiles(
     profiles: list[ProfileInput] = []
     for i, data in enumerate(profiles_data):
         pointer = f"{BULK_PROFILES}/{i}"
+        if structure_failed and _malformed(i, BULK_PROFILES, errors):
+            continue
         if raw_sizes[i] > MAX_PROFILE_BYTES:
             errors.append(
                 invalid(
@@ -360,11 +370,59 @@ def _from_pydantic(error: Any, body: Any) -> ApiError:
     return invalid(f"'{field}': {error['msg']}.", pointer)
 
 
+def _items(body: Any, collection: str) -> list[Any] | None:
+    """The list of items of a bulk body, or None when the body is too malformed to reach it."""
+    try:
+        items = body["data"]["attributes"][collection]["data"]
+    except (KeyError, TypeError):
+        return None
+    return items if isinstance(items, list) else None
+
+
+def _event_count(entry: Any) -> int:
+    try:
+        return len(entry["attributes"]["events"]["data"])
+    except (KeyError, TypeError):
+        return 0
+
+
+def _has_error_under(errors: list[ApiError], item: str) -> bool:
+    return any(
+        (error.pointer or "") == item or (error.pointer or "").startswith(item + "/")
+        for error in errors
+    )
+
+
+_INSIDE_AN_EVENT = re.compile(r"/attributes/events/data/\d+/attributes/")
+
+
+def _malformed(index: int, collection: str, errors: list[ApiError]) -> bool:
+    """Whether a bulk item's structure is already reported (its rules cannot be checked)."""
+    item_pointer = f"{collection}/{index}"
+    item_errors = [
+        e.pointer or ""
+        for e in errors
+        if e.pointer == item_pointer or (e.pointer or "").startswith(item_pointer + "/")
+    ]
+    if not item_errors:
+        return False
+    # An entry whose only errors are inside its events' attributes keeps its profile checkable.
+    return collection != BULK_EVENTS or not all(
+        _INSIDE_AN_EVENT.search(pointer) for pointer in item_errors
+    )
+
+
+def _document_order(error: ApiError) -> tuple[tuple[int, int | str], ...]:
+    return tuple(
+        (0, int(part)) if part.isdigit() else (1, part) for part in (error.pointer or "").split("/")
+    )
+
+
 def _one_per_item(errors: list[ApiError]) -> list[ApiError]:
-    """Bulk requests: one error per bad item (event, profile), the first found."""
+    """Bulk requests: one error per bad item (event, profile), the first found, in document order."""
     seen: set[str] = set()
     kept: list[ApiError] = []
-    for error in errors:
+    for error in sorted(errors, key=_document_order):
         match = _ITEM_PREFIX.match(error.pointer or "")
         item = match.group(1) if match else (error.pointer or "")
         if item not in seen:
