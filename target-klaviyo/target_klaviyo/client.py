@@ -1,0 +1,266 @@
+"""HTTP to Klaviyo: one session per thread, one rate limiter per endpoint, retries.
+
+429 waits for Retry-After; 5xx, timeouts and dropped connections are retried with exponential
+backoff and jitter (python-backoff); 401/403 stop the run with one line naming the setting.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import backoff
+import requests
+
+from target_klaviyo.limiter import Unlimited, WindowLimiter, scaled
+from target_klaviyo.stats import RunStats
+
+RETRYABLE_STATUSES = {500, 502, 503, 504, 520, 522, 524}
+MAX_THROTTLED_RETRIES = 100
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One Klaviyo operation and its documented rate limits (klaviyo-api.md section 5)."""
+
+    name: str
+    method: str
+    path: str
+    burst: int
+    steady: int
+    scopes: str
+
+
+EVENTS_BULK = Endpoint(
+    "bulk_create_events", "POST", "/api/event-bulk-create-jobs", 10, 150, "events:write"
+)
+PROFILE_IMPORT = Endpoint(
+    "create_or_update_profile", "POST", "/api/profile-import", 75, 750, "profiles:write"
+)
+PROFILES_BULK = Endpoint(
+    "bulk_import_profiles",
+    "POST",
+    "/api/profile-bulk-import-jobs",
+    10,
+    150,
+    "lists:write and profiles:write",
+)
+PROFILES_BULK_JOB = Endpoint(
+    "get_bulk_import_profiles_job",
+    "GET",
+    "/api/profile-bulk-import-jobs/{job_id}",
+    10,
+    150,
+    "lists:read and profiles:read",
+)
+PROFILES_BULK_ERRORS = Endpoint(
+    "get_errors_for_bulk_import_profiles_job",
+    "GET",
+    "/api/profile-bulk-import-jobs/{job_id}/import-errors",
+    10,
+    150,
+    "profiles:read",
+)
+ENDPOINTS = (EVENTS_BULK, PROFILE_IMPORT, PROFILES_BULK, PROFILES_BULK_JOB, PROFILES_BULK_ERRORS)
+
+
+class KlaviyoError(Exception):
+    """A failure the target cannot work around: the run stops before acknowledging state."""
+
+
+class KlaviyoConfigError(KlaviyoError):
+    """Klaviyo refused the configuration (key, scopes, revision): fix a setting, then rerun."""
+
+
+class TransientError(Exception):
+    """A response or connection failure worth retrying."""
+
+
+@dataclass
+class Reply:
+    status: int
+    body: Any  # parsed JSON, or None
+    headers: dict[str, str]
+
+    def errors(self) -> list[dict[str, Any]]:
+        if isinstance(self.body, dict) and isinstance(self.body.get("errors"), list):
+            return [e for e in self.body["errors"] if isinstance(e, dict)]
+        return []
+
+    def first_detail(self) -> str:
+        for error in self.errors():
+            code = error.get("code", "")
+            detail = error.get("detail") or error.get("title") or ""
+            return f"{code}: {detail}".strip(": ")
+        return ""
+
+
+def redact(text: str, secret: str | None) -> str:
+    """Never let the key through, whatever produced the text."""
+    return text.replace(secret, "[redacted]") if secret else text
+
+
+class KlaviyoClient:
+    """Sends requests through the endpoint's limiter with retries; thread-safe."""
+
+    def __init__(
+        self,
+        *,
+        api_url: str,
+        api_key: str,
+        revision: str,
+        stats: RunStats,
+        rate_limit_scale: float = 1.0,
+        max_retries: int = 8,
+        timeout: float = 60.0,
+        backoff_max_seconds: float = 30.0,
+    ) -> None:
+        self.api_url = api_url.rstrip("/")
+        self._api_key = api_key
+        self.revision = revision
+        self.stats = stats
+        self.timeout = timeout
+        self._local = threading.local()
+        self._limiters: dict[str, WindowLimiter | Unlimited] = {}
+        for endpoint in ENDPOINTS:
+            steady = endpoint.steady
+            if endpoint is PROFILE_IMPORT and revision < "2026-01-15":
+                steady = 700  # the steady limit rose to 750/m in 2026-01-15
+            self._limiters[endpoint.name] = (
+                Unlimited()
+                if rate_limit_scale <= 0
+                else WindowLimiter(
+                    scaled(endpoint.burst, rate_limit_scale), scaled(steady, rate_limit_scale)
+                )
+            )
+        self._send_with_backoff = backoff.on_exception(
+            backoff.expo,
+            TransientError,
+            max_tries=max_retries + 1,
+            max_value=backoff_max_seconds,
+            jitter=backoff.full_jitter,
+            on_backoff=self._count_retry,
+            logger=None,
+        )(self._send_once)
+
+    def _count_retry(self, details: Any) -> None:
+        self.stats.count_retry()
+
+    def _session(self) -> requests.Session:
+        session: requests.Session | None = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            session.headers.update(
+                {
+                    "Authorization": f"Klaviyo-API-Key {self._api_key}",
+                    "revision": self.revision,
+                    "Accept": "application/vnd.api+json",
+                    "Content-Type": "application/vnd.api+json",
+                    "User-Agent": "target-klaviyo",
+                }
+            )
+            self._local.session = session
+        return session
+
+    def send(
+        self, endpoint: Endpoint, body: bytes | None = None, *, url: str | None = None, **path: str
+    ) -> Reply:
+        """The reply to a request once it is neither throttled nor failing transiently.
+
+        Raises KlaviyoConfigError on 401/403 (and a retired or unknown revision), KlaviyoError
+        when retries run out. Other statuses (2xx, 400, 409, ...) are the caller's to read."""
+        url = url or self.api_url + endpoint.path.format(**path)
+        for _ in range(MAX_THROTTLED_RETRIES):
+            try:
+                reply = self._send_with_backoff(endpoint, url, body)
+            except TransientError as exc:
+                msg = f"{endpoint.method} {endpoint.path} kept failing after retries: {exc}"
+                raise KlaviyoError(redact(msg, self._api_key)) from None
+            if reply.status != 429:
+                self._raise_for_config(endpoint, reply)
+                return reply
+            wait = _retry_after(reply.headers)
+            self.stats.count_throttled()
+            self._limiters[endpoint.name].pause(wait)
+            time.sleep(wait)
+        msg = f"{endpoint.method} {endpoint.path} was still throttled after {MAX_THROTTLED_RETRIES} tries"
+        raise KlaviyoError(msg)
+
+    def _send_once(self, endpoint: Endpoint, url: str, body: bytes | None) -> Reply:
+        self._limiters[endpoint.name].acquire()
+        self.stats.count_request()
+        try:
+            response = self._session().request(
+                endpoint.method, url, data=body, timeout=self.timeout
+            )
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            # Dropped connections and timeouts: the request may or may not have been processed;
+            # resending is safe (events carry unique_id; profile imports are upserts).
+            raise TransientError(type(exc).__name__) from None
+        status = response.status_code
+        headers = dict(response.headers)
+        if status in RETRYABLE_STATUSES:
+            raise TransientError(f"HTTP {status}")
+        if status == 403 and _is_cloudflare_challenge(headers):
+            raise TransientError("HTTP 403 (Cloudflare challenge)")
+        body_json: Any = None
+        if response.content:
+            try:
+                body_json = response.json()
+            except ValueError:
+                body_json = None
+        if status == 200 and body_json is None and endpoint.method == "GET":
+            raise TransientError("HTTP 200 with an empty or unreadable body")
+        return Reply(status, body_json, headers)
+
+    def _raise_for_config(self, endpoint: Endpoint, reply: Reply) -> None:
+        detail = reply.first_detail()
+        where = f"{endpoint.method} {endpoint.path}"
+        if reply.status == 401:
+            msg = (
+                f"Klaviyo rejected the API key (401 {detail}) on {where}: set a valid private key "
+                "in the 'api_key' setting (TARGET_KLAVIYO_API_KEY)"
+            )
+        elif reply.status == 403:
+            msg = (
+                f"the Klaviyo API key may not call {where} (403 {detail}): give the key in "
+                f"'api_key' the scope(s) {endpoint.scopes}"
+            )
+        elif reply.status == 410:
+            msg = f"Klaviyo has retired API revision {self.revision} (410 {detail}): set a newer 'revision'"
+        elif reply.status == 400 and any(
+            (e.get("source") or {}).get("parameter") == "revision" for e in reply.errors()
+        ):
+            msg = f"Klaviyo does not accept revision {self.revision!r} ({detail}): fix the 'revision' setting"
+        else:
+            return
+        raise KlaviyoConfigError(redact(msg, self._api_key))
+
+    def limiter(self, endpoint: Endpoint) -> WindowLimiter | Unlimited:
+        return self._limiters[endpoint.name]
+
+
+def _retry_after(headers: dict[str, str]) -> float:
+    for name, value in headers.items():
+        if name.lower() == "retry-after":
+            try:
+                return max(0.0, min(float(value), 120.0))
+            except ValueError:
+                break
+    return 1.0
+
+
+def _is_cloudflare_challenge(headers: dict[str, str]) -> bool:
+    lowered = {k.lower(): v for k, v in headers.items()}
+    return lowered.get("cf-mitigated") == "challenge" or "text/html" in lowered.get(
+        "content-type", ""
+    )
+
+
+def describe(reply: Reply) -> str:
+    """A short, key-free description of an unexpected reply for an error message."""
+    text = json.dumps(reply.errors()[:3]) if reply.errors() else str(reply.body)[:500]
+    return f"HTTP {reply.status}: {text}"

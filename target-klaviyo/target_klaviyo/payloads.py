@@ -1,0 +1,231 @@
+"""Bulk request bodies: chunking within Klaviyo's count and size limits, grouping events by
+profile, deduplication, and reading `source.pointer`s of errors back to the items they name."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from target_klaviyo.mapping import EventItem, Identity, ProfileItem
+from target_klaviyo.translate import json_default
+
+MAX_EVENTS_PER_REQUEST = 1000
+MAX_PROFILES_PER_JOB = 10_000
+MAX_REQUEST_BYTES = 5 * 1024 * 1024
+MAX_PROFILE_BYTES = 100 * 1024
+# Stay under 5 MB with room for the envelope and any difference in how Klaviyo counts.
+DEFAULT_MAX_REQUEST_BYTES = MAX_REQUEST_BYTES - 256 * 1024
+
+_EVENTS_PREFIX = (
+    b'{"data":{"type":"event-bulk-create-job","attributes":{"events-bulk-create":{"data":['
+)
+_PROFILES_PREFIX = b'{"data":{"type":"profile-bulk-import-job","attributes":{"profiles":{"data":['
+_SUFFIX = b"]}}}}"
+_GROUP_PREFIX = (
+    b'{"type":"event-bulk-create","attributes":{"profile":{"data":{"type":"profile","attributes":'
+)
+_GROUP_MIDDLE = b'}},"events":{"data":['
+_GROUP_SUFFIX = b"]}}}"
+
+_EVENT_POINTER = re.compile(
+    r"^/data/attributes/events-bulk-create/data/(\d+)(?:/attributes/events/data/(\d+))?"
+)
+_PROFILE_POINTER = re.compile(r"^/data/attributes/profiles/data/(\d+)")
+
+
+def encode(value: Any) -> bytes:
+    return json.dumps(
+        value, separators=(",", ":"), ensure_ascii=False, default=json_default
+    ).encode()
+
+
+@dataclass
+class ProfileGroup:
+    """The events of one profile within one bulk request."""
+
+    identity: Identity
+    events: list[EventItem] = field(default_factory=list)
+    encoded: list[bytes] = field(default_factory=list)
+
+    def to_bytes(self) -> bytes:
+        return b"".join(
+            (
+                _GROUP_PREFIX,
+                encode(self.identity.attributes()),
+                _GROUP_MIDDLE,
+                b",".join(self.encoded),
+                _GROUP_SUFFIX,
+            )
+        )
+
+
+@dataclass
+class EventChunk:
+    """One POST /api/event-bulk-create-jobs request."""
+
+    groups: list[ProfileGroup]
+
+    @property
+    def event_count(self) -> int:
+        return sum(len(g.events) for g in self.groups)
+
+    def body(self) -> bytes:
+        return _EVENTS_PREFIX + b",".join(g.to_bytes() for g in self.groups) + _SUFFIX
+
+    def items(self) -> Iterator[EventItem]:
+        for group in self.groups:
+            yield from group.events
+
+
+@dataclass
+class Oversized:
+    """An item larger than a whole request may be."""
+
+    item: EventItem | ProfileItem
+    size: int
+
+
+@dataclass
+class EventChunking:
+    chunks: list[EventChunk]
+    duplicates: int
+    oversized: list[Oversized]
+
+
+def _group_overhead(identity: Identity) -> int:
+    return (
+        len(_GROUP_PREFIX)
+        + len(encode(identity.attributes()))
+        + len(_GROUP_MIDDLE)
+        + len(_GROUP_SUFFIX)
+        + 1
+    )
+
+
+def chunk_events(
+    items: Iterable[EventItem],
+    max_events: int = MAX_EVENTS_PER_REQUEST,
+    max_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
+) -> EventChunking:
+    """Bulk requests of at most `max_events` events and `max_bytes` bytes, events grouped by
+    profile, each (profile, metric, unique_id) once (Klaviyo fails a request that repeats one)."""
+    chunks: list[EventChunk] = []
+    oversized: list[Oversized] = []
+    seen: set[tuple[Any, ...]] = set()
+    duplicates = 0
+    groups: dict[tuple[Any, ...], ProfileGroup] = {}
+    size = len(_EVENTS_PREFIX) + len(_SUFFIX)
+    count = 0
+
+    for item in items:
+        key = item.identity.key
+        dedup_key = (key, item.metric, item.unique_id)
+        if dedup_key in seen:
+            duplicates += 1
+            continue
+        seen.add(dedup_key)
+        encoded = encode(item.resource)
+        group = groups.get(key)
+        extra = len(encoded) + 1 + (0 if group is not None else _group_overhead(item.identity))
+        if extra + len(_EVENTS_PREFIX) + len(_SUFFIX) > max_bytes:
+            oversized.append(Oversized(item, extra))
+            continue
+        if count >= max_events or size + extra > max_bytes:
+            chunks.append(EventChunk(list(groups.values())))
+            groups = {}
+            group = None
+            size = len(_EVENTS_PREFIX) + len(_SUFFIX)
+            count = 0
+            extra = len(encoded) + 1 + _group_overhead(item.identity)
+        if group is None:
+            group = groups[key] = ProfileGroup(item.identity)
+        group.events.append(item)
+        group.encoded.append(encoded)
+        size += extra
+        count += 1
+    if groups:
+        chunks.append(EventChunk(list(groups.values())))
+    return EventChunking(chunks, duplicates, oversized)
+
+
+@dataclass
+class ProfileChunk:
+    """One POST /api/profile-bulk-import-jobs request."""
+
+    profiles: list[ProfileItem]
+    encoded: list[bytes]
+
+    def body(self) -> bytes:
+        return _PROFILES_PREFIX + b",".join(self.encoded) + _SUFFIX
+
+
+@dataclass
+class ProfileChunking:
+    chunks: list[ProfileChunk]
+    duplicates: int
+    oversized: list[Oversized]
+
+
+def chunk_profiles(
+    items: Iterable[ProfileItem],
+    max_profiles: int = MAX_PROFILES_PER_JOB,
+    max_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
+) -> ProfileChunking:
+    """Bulk import jobs of at most `max_profiles` profiles and `max_bytes` bytes; a profile that
+    comes more than once in a batch is sent once, as its latest record."""
+    latest: dict[tuple[Any, ...], ProfileItem] = {}
+    duplicates = 0
+    for item in items:
+        key = item.identity.key
+        if key in latest:
+            duplicates += 1
+            del latest[key]  # keep the order of the latest occurrence
+        latest[key] = item
+    chunks: list[ProfileChunk] = []
+    oversized: list[Oversized] = []
+    profiles: list[ProfileItem] = []
+    encoded: list[bytes] = []
+    size = len(_PROFILES_PREFIX) + len(_SUFFIX)
+    for item in latest.values():
+        data = encode(item.resource)
+        if len(data) > MAX_PROFILE_BYTES:
+            oversized.append(Oversized(item, len(data)))
+            continue
+        if len(profiles) >= max_profiles or size + len(data) + 1 > max_bytes:
+            chunks.append(ProfileChunk(profiles, encoded))
+            profiles, encoded = [], []
+            size = len(_PROFILES_PREFIX) + len(_SUFFIX)
+        profiles.append(item)
+        encoded.append(data)
+        size += len(data) + 1
+    if profiles:
+        chunks.append(ProfileChunk(profiles, encoded))
+    return ProfileChunking(chunks, duplicates, oversized)
+
+
+def profile_import_body(item: ProfileItem) -> bytes:
+    """POST /api/profile-import (one profile)."""
+    return encode({"data": item.resource})
+
+
+def event_pointer(pointer: str | None) -> tuple[int, int | None] | None:
+    """(profile group index, event index or None) named by an error's `source.pointer` in a bulk
+    events request; None when it names no item."""
+    if not pointer:
+        return None
+    match = _EVENT_POINTER.match(pointer)
+    if match is None:
+        return None
+    event = match.group(2)
+    return int(match.group(1)), (int(event) if event is not None else None)
+
+
+def profile_pointer(pointer: str | None) -> int | None:
+    """Index of the profile named by a `source.pointer` in a bulk profile import request."""
+    if not pointer:
+        return None
+    match = _PROFILE_POINTER.match(pointer)
+    return int(match.group(1)) if match else None

@@ -1,0 +1,124 @@
+"""Run counters (thread-safe), the end-of-run summary and the periodic progress line."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+
+
+class RunStats:
+    """What the run did; every counter is updated under one lock (several sender threads)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.started = time.monotonic()
+        self.events_by_metric: Counter[str] = Counter()
+        self.profiles_upserted = 0
+        self.dead_letters: Counter[str] = Counter()  # by reason
+        self.duplicates_dropped = 0
+        self.values_cut = 0
+        self.invalid_phones = 0
+        self.skipped_records: Counter[str] = Counter()
+        self.requests = 0
+        self.retries = 0
+        self.throttled = 0
+
+    def count_events(self, metrics: Counter[str]) -> None:
+        with self._lock:
+            self.events_by_metric.update(metrics)
+
+    def count_profiles(self, n: int) -> None:
+        with self._lock:
+            self.profiles_upserted += n
+
+    def count_dead_letter(self, reason: str) -> None:
+        with self._lock:
+            self.dead_letters[reason] += 1
+
+    def count_duplicates(self, n: int) -> None:
+        with self._lock:
+            self.duplicates_dropped += n
+
+    def count_cut(self, n: int) -> None:
+        with self._lock:
+            self.values_cut += n
+
+    def count_invalid_phone(self) -> None:
+        with self._lock:
+            self.invalid_phones += 1
+
+    def count_skipped(self, stream: str, n: int) -> None:
+        with self._lock:
+            self.skipped_records[stream] += n
+
+    def count_request(self) -> None:
+        with self._lock:
+            self.requests += 1
+
+    def count_retry(self) -> None:
+        with self._lock:
+            self.retries += 1
+
+    def count_throttled(self) -> None:
+        with self._lock:
+            self.throttled += 1
+
+    @property
+    def events_sent(self) -> int:
+        return sum(self.events_by_metric.values())
+
+    def progress_line(self) -> str:
+        elapsed = max(time.monotonic() - self.started, 1e-9)
+        events = self.events_sent
+        return (
+            f"progress: {events:,} events ({events / elapsed:,.0f}/s), "
+            f"{self.profiles_upserted:,} profiles, {sum(self.dead_letters.values()):,} dead letters, "
+            f"{self.requests:,} requests, {self.retries:,} retries, {self.throttled:,} throttled (429) "
+            f"in {elapsed:,.0f}s"
+        )
+
+    def summary_lines(self) -> list[str]:
+        elapsed = time.monotonic() - self.started
+        lines = [f"summary: {self.events_sent:,} events sent in {elapsed:,.1f}s"]
+        lines += [f"  events '{m}': {n:,}" for m, n in sorted(self.events_by_metric.items())]
+        lines.append(f"  profiles upserted: {self.profiles_upserted:,}")
+        total_dead = sum(self.dead_letters.values())
+        lines.append(f"  dead-lettered records: {total_dead:,}")
+        lines += [f"    {reason}: {n:,}" for reason, n in sorted(self.dead_letters.items())]
+        lines.append(
+            f"  requests: {self.requests:,}, retries: {self.retries:,}, throttled (429): {self.throttled:,}"
+        )
+        lines.append(
+            f"  duplicates dropped within requests: {self.duplicates_dropped:,}, "
+            f"invalid phones dropped: {self.invalid_phones:,}, values cut to Klaviyo's limits: {self.values_cut:,}"
+        )
+        if self.skipped_records:
+            skipped = ", ".join(f"{s}: {n:,}" for s, n in sorted(self.skipped_records.items()))
+            lines.append(f"  skipped streams (records): {skipped}")
+        return lines
+
+
+class ProgressReporter:
+    """Logs the progress line every `interval` seconds on a daemon thread until stopped."""
+
+    def __init__(self, stats: RunStats, logger: logging.Logger, interval: float) -> None:
+        self._stats = stats
+        self._logger = logger
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._interval <= 0 or self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._run, name="klaviyo-progress", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            self._logger.info(self._stats.progress_line())
+
+    def stop(self) -> None:
+        self._stop.set()
