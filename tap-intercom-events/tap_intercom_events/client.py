@@ -1,0 +1,288 @@
+"""HTTP to Intercom: one client for all streams and threads (sessions, limiter, retries, errors).
+
+The SDK's own request path is serial; this client is what the streams' thread pool calls. Errors
+never carry the access token or the Authorization header.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import backoff
+import requests
+
+from tap_intercom_events.limiter import RateLimiter
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+LOGGER = logging.getLogger("tap-intercom-events.client")
+PROGRESS_EVERY_SECONDS = 10.0
+
+
+class IntercomError(Exception):
+    """A failure the run cannot continue past; its message is one line, safe to print."""
+
+
+class IntercomAuthError(IntercomError):
+    """401/403: a token or permission problem."""
+
+
+class _Transient(Exception):  # noqa: N818 - internal retry signal, not a user-facing error
+    """5xx, timeout, dropped connection or empty body: worth retrying."""
+
+
+class _Throttled(Exception):  # noqa: N818 - internal retry signal
+    """429: the limiter has already waited for the window's reset."""
+
+
+def _error_detail(response: requests.Response) -> str:
+    """Intercom's error code and message (`error.list`), never the request's headers."""
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    errors = body.get("errors") if isinstance(body, dict) else None
+    if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+        code, message = errors[0].get("code"), errors[0].get("message")
+        return f"{code}: {message}" if message else str(code)
+    return ""
+
+
+class IntercomClient:
+    """Thread-safe Intercom REST client with a shared rate limiter and a bounded thread pool."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        access_token: str,
+        api_version: str,
+        max_concurrency: int = 8,
+        timeout: float = 60.0,
+        max_tries: int = 8,
+        user_agent: str = "tap-intercom-events",
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._token = access_token
+        self.api_version = api_version
+        self.timeout = timeout
+        self.max_tries = max_tries
+        self.max_concurrency = max(1, max_concurrency)
+        self.user_agent = user_agent
+        # Headroom = requests that may be in flight at once (pool + the main thread's searches).
+        self.limiter = RateLimiter(headroom=self.max_concurrency + 2)
+        self._local = threading.local()
+        self._pool = ThreadPoolExecutor(self.max_concurrency, thread_name_prefix="intercom")
+        self._stats_lock = threading.Lock()
+        self.requests = 0
+        self.retries = 0
+        self.throttled = 0
+        self.statuses: Counter[int] = Counter()
+        self.records: Counter[str] = Counter()
+        self._started = time.monotonic()
+        self._last_progress = self._started
+
+    # -- sessions and headers -------------------------------------------------------------
+
+    @property
+    def _session(self) -> requests.Session:
+        # requests.Session is not documented as thread-safe: one per thread.
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=4)
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
+            session.headers.update(
+                {
+                    "Authorization": f"Bearer {self._token}",
+                    "Accept": "application/json",
+                    "Intercom-Version": self.api_version,
+                    "User-Agent": self.user_agent,
+                }
+            )
+            self._local.session = session
+        return session
+
+    # -- requests ---------------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json_body: dict[str, Any] | None = None,
+        missing_ok: bool = False,
+    ) -> dict[str, Any] | None:
+        """Send with rate limiting and retries; returns the JSON body (None: 404 and missing_ok)."""
+        url = path if path.startswith("http") else f"{self.base_url}{path}"
+        return self._with_retries(method, url, params, json_body, missing_ok)
+
+    def get(self, path: str, **kwargs: Any) -> dict[str, Any] | None:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        result = self.request("POST", path, json_body=body)
+        return result or {}
+
+    def _with_retries(
+        self,
+        method: str,
+        url: str,
+        params: dict[str, Any] | None,
+        json_body: dict[str, Any] | None,
+        missing_ok: bool,
+    ) -> dict[str, Any] | None:
+        # 429s wait for the window (inside _attempt) and are retried at once, up to a generous cap;
+        # other transient failures back off exponentially.
+        @backoff.on_exception(backoff.constant, _Throttled, interval=0, max_tries=50, jitter=None)
+        @backoff.on_exception(
+            backoff.expo,
+            _Transient,
+            max_tries=self.max_tries,
+            factor=0.5,
+            max_value=30,
+            on_backoff=self._on_backoff,
+        )
+        def send() -> dict[str, Any] | None:
+            return self._attempt(method, url, params, json_body, missing_ok)
+
+        try:
+            return send()
+        except _Transient as exc:
+            msg = f"Intercom {method} {_path_of(url)} still failing after {self.max_tries} tries: {exc}"
+            raise IntercomError(msg) from None
+        except _Throttled:
+            msg = f"Intercom {method} {_path_of(url)} still rate limited (429) after 50 waits"
+            raise IntercomError(msg) from None
+
+    def _on_backoff(self, details: Any) -> None:
+        with self._stats_lock:
+            self.retries += 1
+        LOGGER.info(
+            "retrying (try %s, waiting %.1fs): %s",
+            details["tries"],
+            details["wait"],
+            details.get("exception"),
+        )
+
+    def _attempt(
+        self,
+        method: str,
+        url: str,
+        params: dict[str, Any] | None,
+        json_body: dict[str, Any] | None,
+        missing_ok: bool,
+    ) -> dict[str, Any] | None:
+        self.limiter.acquire()
+        response: requests.Response | None = None
+        try:
+            response = self._session.request(
+                method, url, params=params, json=json_body, timeout=self.timeout
+            )
+        except (
+            requests.ConnectionError,
+            requests.Timeout,
+            requests.exceptions.ChunkedEncodingError,
+        ) as exc:
+            raise _Transient(f"{type(exc).__name__} on {method} {_path_of(url)}") from None
+        finally:
+            self.limiter.release(response.headers if response is not None else None)
+            with self._stats_lock:
+                self.requests += 1
+                if response is not None:
+                    self.statuses[response.status_code] += 1
+        return self._read(method, url, response, missing_ok)
+
+    def _read(
+        self, method: str, url: str, response: requests.Response, missing_ok: bool
+    ) -> dict[str, Any] | None:
+        status = response.status_code
+        where = f"{method} {_path_of(url)}"
+        if status == 429:
+            wait = self.limiter.throttled(response.headers)
+            with self._stats_lock:
+                self.throttled += 1
+            LOGGER.info("Intercom rate limit reached (429 on %s): waiting %.1fs", where, wait)
+            time.sleep(wait)
+            raise _Throttled
+        if status >= 500:
+            raise _Transient(f"{status} on {where}")
+        if status in (401, 403):
+            detail = _error_detail(response)
+            reason = "unauthorized" if status == 401 else "forbidden"
+            msg = (
+                f"Intercom rejected the access token ({status} {reason}{'; ' + detail if detail else ''}) "
+                f"on {where}: check TAP_INTERCOM_EVENTS_ACCESS_TOKEN / access_token"
+                + (" and the app's permissions" if status == 403 else "")
+            )
+            raise IntercomAuthError(msg)
+        if status == 404 and missing_ok:
+            return None
+        if status >= 400:
+            detail = _error_detail(response)
+            msg = f"Intercom answered {status} to {where}{': ' + detail if detail else ''}"
+            raise IntercomError(msg)
+        if not response.content:
+            raise _Transient(f"empty 200 body on {where}")
+        try:
+            body = response.json()
+        except (ValueError, json.JSONDecodeError):
+            raise _Transient(f"unreadable JSON body on {where}") from None
+        if not isinstance(body, dict):
+            raise _Transient(f"unexpected JSON body on {where}")
+        return body
+
+    # -- concurrency ------------------------------------------------------------------------
+
+    def submit(self, fn: Callable[..., R], *args: Any) -> Future[R]:
+        return self._pool.submit(fn, *args)
+
+    def map_ordered(self, fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
+        """Run fn over items on the pool; results in input order; the first error is raised."""
+        futures = [self._pool.submit(fn, item) for item in items]
+        return [future.result() for future in futures]
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    # -- progress ---------------------------------------------------------------------------
+
+    def count_records(self, stream: str, n: int = 1) -> None:
+        self.records[stream] += n
+        now = time.monotonic()
+        if now - self._last_progress >= PROGRESS_EVERY_SECONDS:
+            self._last_progress = now
+            elapsed = now - self._started
+            LOGGER.info(
+                "progress: %d requests (%.0f/s), %d records (%.0f/s), %d retries, %d 429s",
+                self.requests,
+                self.requests / elapsed,
+                sum(self.records.values()),
+                sum(self.records.values()) / elapsed,
+                self.retries,
+                self.throttled,
+            )
+
+    def summary(self) -> str:
+        elapsed = time.monotonic() - self._started
+        per_stream = ", ".join(f"{k}={v}" for k, v in sorted(self.records.items())) or "none"
+        return (
+            f"sync summary: {self.requests} requests in {elapsed:.1f}s, {self.retries} retries, "
+            f"{self.throttled} 429s, limiter waits {self.limiter.waits}; records: {per_stream}"
+        )
+
+
+def _path_of(url: str) -> str:
+    """The URL's path only: never the query (it could hold identifiers) nor credentials."""
+    return urlsplit(url).path or "/"
