@@ -1,0 +1,56 @@
+"""Everything one running Intercom stand-in holds: settings, the workspace, limiter, caches and counters."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import replace
+
+from api_sandbox.intercom.generator import generate
+from api_sandbox.intercom.model import Workspace
+from api_sandbox.intercom.paging import CursorRepeater, SortedResults
+from api_sandbox.intercom.rate_limit import WindowRateLimiter
+from api_sandbox.settings import IntercomSettings
+
+# Versions the stand-in serves -> the behaviour family (2.12, 2.13, 2.15 behave as 2.14 here).
+VERSIONS = {"2.11": 11, "2.12": 14, "2.13": 14, "2.14": 14, "2.15": 14, "2.16": 16}
+
+
+class IntercomState:
+    def __init__(self, settings: IntercomSettings) -> None:
+        if settings.default_version not in VERSIONS:
+            msg = (
+                f"default_version {settings.default_version!r} is not one of {', '.join(VERSIONS)}"
+            )
+            raise ValueError(msg)
+        self.settings = settings
+        self.rate_limiter = WindowRateLimiter(settings.rate_limit_per_minute)
+        self.sorted_results = SortedResults()
+        self.cursor_repeater = CursorRepeater(settings.faults.seed)
+        self.requests: Counter[str] = Counter()
+        self.statuses: Counter[str] = Counter()
+        self.workspace = self._generate(settings)
+
+    @staticmethod
+    def _generate(settings: IntercomSettings) -> Workspace:
+        for name in ("contacts", "conversations", "tickets"):
+            if getattr(settings, name) < 0:
+                msg = f"{name} must be >= 0, got {getattr(settings, name)}"
+                raise ValueError(msg)
+        now = settings.now if settings.now is not None else int(time.time())
+        return generate(
+            settings.seed, settings.contacts, settings.conversations, settings.tickets, now
+        )
+
+    def reset(self, **changes: int | None) -> Workspace:
+        """Regenerate the data set (seed, sizes, now may change); caches and cursor history go."""
+        self.settings = replace(self.settings, **changes)  # type: ignore[arg-type]
+        self.workspace = self._generate(self.settings)
+        self.sorted_results.clear()
+        self.cursor_repeater.clear()
+        return self.workspace
+
+    def changed(self) -> None:
+        """Call after any change to the data: cached search results are dropped."""
+        self.workspace.version += 1
+        self.sorted_results.clear()
