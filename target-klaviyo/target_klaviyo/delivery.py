@@ -248,16 +248,9 @@ class Delivery:
             self.stats.count_profiles(1)
             return
         reply = self._send(PROFILE_IMPORT, profile_import_body(item))
-        if reply.status == 409:
-            identity = _without_phone(item.identity)
-            if identity is not None:
-                attributes = {
-                    k: v for k, v in item.resource["attributes"].items() if k != "phone_number"
-                }
-                item = ProfileItem(
-                    item.record, identity, {**item.resource, "attributes": attributes}
-                )
-                reply = self._send(PROFILE_IMPORT, profile_import_body(item))
+        if reply.status == 409 and _without_phone(item.identity) is not None:
+            item = _profile_without_phone(item)
+            reply = self._send(PROFILE_IMPORT, profile_import_body(item))
         if 200 <= reply.status < 300:
             self.stats.count_profiles(1)
         elif reply.status in (400, 409):
@@ -293,9 +286,10 @@ class Delivery:
         if attributes.get("status") == "cancelled":
             msg = f"Klaviyo cancelled profile import job {job_id} (stream '{stream}')"
             raise KlaviyoError(msg)
-        if failed:
-            self._dead_letter_import_errors(stream, chunk, job_id)
         self.stats.count_profiles(len(chunk.profiles) - failed)
+        if failed:
+            for item in self._import_errors(stream, chunk, job_id):
+                self.send_profile(stream, item)
 
     def _without_rejected_profiles(
         self, stream: str, chunk: ProfileChunk, reply: Reply
@@ -335,7 +329,10 @@ class Delivery:
             time.sleep(delay)
             delay = min(delay * 2, self.job_poll_max_seconds)
 
-    def _dead_letter_import_errors(self, stream: str, chunk: ProfileChunk, job_id: str) -> None:
+    def _import_errors(self, stream: str, chunk: ProfileChunk, job_id: str) -> list[ProfileItem]:
+        """Dead-letter the job's import errors; returns the profiles to import again without
+        their phone number (duplicate_profile: the phone belongs to another profile)."""
+        retry: list[ProfileItem] = []
         by_identifier: dict[str, ProfileItem] = {}
         for item in chunk.profiles:
             for value in item.identity.key:
@@ -354,17 +351,23 @@ class Delivery:
                 attributes = entry.get("attributes") or {}
                 detail = _error_detail(attributes)
                 index = profile_pointer((attributes.get("source") or {}).get("pointer"))
-                record: Any = None
+                found: ProfileItem | None = None
                 if index is not None and index < len(chunk.profiles):
-                    record = chunk.profiles[index].record
+                    found = chunk.profiles[index]
                 else:
-                    original = attributes.get("original_payload") or {}
-                    found = _match_original(original, by_identifier)
-                    record = found.record if found is not None else original
+                    found = _match_original(attributes.get("original_payload"), by_identifier)
+                if (
+                    found is not None
+                    and attributes.get("code") == "duplicate_profile"
+                    and _without_phone(found.identity) is not None
+                ):
+                    retry.append(_profile_without_phone(found))
+                    continue
+                record = found.record if found else attributes.get("original_payload")
                 self.dead_letters.write(stream, record, IMPORT_ERROR, detail)
             url = ((reply.body or {}).get("links") or {}).get("next")
             if not url:
-                return
+                return retry
 
     def _send_url(self, endpoint: Endpoint, url: str) -> Reply:
         if self.client is None:
@@ -384,6 +387,12 @@ def _without_phone(identity: Identity) -> Identity | None:
         return None
     stripped = Identity(identity.email, None, identity.external_id)
     return stripped if stripped.usable else None
+
+
+def _profile_without_phone(item: ProfileItem) -> ProfileItem:
+    identity = _without_phone(item.identity) or item.identity
+    attributes = {k: v for k, v in item.resource["attributes"].items() if k != "phone_number"}
+    return ProfileItem(item.record, identity, {**item.resource, "attributes": attributes})
 
 
 def _match_original(original: Any, by_identifier: dict[str, ProfileItem]) -> ProfileItem | None:
