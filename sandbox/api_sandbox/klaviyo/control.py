@@ -43,6 +43,7 @@ def add_control_routes(app: web.Application, state: KlaviyoState) -> None:
         state.limiter.set_scale(state.limiter.scale)  # forgets the window counts
         state.requests.clear()
         state.statuses.clear()
+        state.faults.injected.clear()
         return web.json_response({"reset": True})
 
     async def report(request: web.Request) -> web.Response:
