@@ -82,13 +82,17 @@ class RateLimiter:
         # reset_at < self._reset_at: a late response from an earlier window tells nothing new.
 
     def throttled(self, headers: Mapping[str, str] | None) -> float:
-        """After a 429: block new requests until the window resets; returns the wait."""
+        """After a 429: how long the throttled request should wait (until the window's reset).
+
+        Only that request waits; the shared budget is left to the Remaining headers of answered
+        requests, so an isolated 429 (a proxy, another app's burst) does not stall every thread.
+        When the quota is really spent, the other threads get their own 429 and wait as well.
+        """
+        now = self._clock()
+        reset_at = now + 1.0
+        if headers and headers.get("X-RateLimit-Reset"):
+            with contextlib.suppress(ValueError):
+                reset_at = float(headers["X-RateLimit-Reset"])
         with self._lock:
-            now = self._clock()
-            reset_at = now + 1.0
-            if headers and headers.get("X-RateLimit-Reset"):
-                with contextlib.suppress(ValueError):
-                    reset_at = max(float(headers["X-RateLimit-Reset"]), now)
-            if reset_at >= self._reset_at:
-                self._reset_at, self._remaining = reset_at, 0
-            return max(0.0, self._reset_at - now)
+            self.waits += 1
+        return max(0.0, reset_at - now) + random.uniform(0, self._jitter)

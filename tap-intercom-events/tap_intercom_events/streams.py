@@ -94,7 +94,6 @@ class ContactsStream(IncrementalMixin, IntercomStream):
             names = client.map_ordered(lambda c: contact_tag_names(c, tags, client), fresh)
             for contact, tag_names in zip(fresh, names, strict=True):
                 yield {**contact, "id": str(contact["id"]), "tag_names": tag_names}
-                client.count_records(self.name)
             if fresh:
                 self.checkpoint(window, last_updated_at=max(int(c["updated_at"]) for c in fresh))
             cursor = next_cursor(page)

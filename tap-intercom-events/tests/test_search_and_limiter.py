@@ -131,9 +131,9 @@ def test_limiter_ignores_late_responses_of_an_old_window() -> None:
     assert limiter._remaining == 99  # one acquired since the 100, the stale 0 ignored
 
 
-def test_limiter_after_429_blocks_until_reset() -> None:
+def test_limiter_after_429_waits_until_reset() -> None:
     clock = FakeClock()
-    limiter = RateLimiter(headroom=1, clock=clock)
+    limiter = RateLimiter(headroom=1, clock=clock, jitter=0.0)
     assert limiter.throttled({"X-RateLimit-Reset": "1007"}) == 7.0
-    assert limiter._remaining == 0
-    assert limiter.throttled({}) == 7.0  # no header: at least the known reset
+    assert limiter.throttled({"X-RateLimit-Reset": "990"}) == 0.0  # already reset
+    assert limiter.throttled({}) == 1.0  # no header: a short pause
