@@ -223,7 +223,8 @@ class EventMapping:
             self.external_id_field,
             self.value_field,
         ]
-        return {p[0] for p in paths if p}
+        # Only whole top-level fields: an object whose one member is used keeps its other members.
+        return {p[0] for p in paths if p and len(p) == 1}
 
 
 @dataclass
