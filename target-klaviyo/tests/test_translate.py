@@ -30,7 +30,7 @@ from target_klaviyo.translate import (
         (1772359200000, "2026-03-01T10:00:00+00:00"),
         (Decimal("1772359200"), "2026-03-01T10:00:00+00:00"),
         (dt.datetime(2026, 3, 1, 10, 0, tzinfo=dt.timezone.utc), "2026-03-01T10:00:00+00:00"),
-        (dt.datetime(2026, 3, 1, 10, 0), "2026-03-01T10:00:00+00:00"),
+        (dt.datetime(2026, 3, 1, 10, 0), "2026-03-01T10:00:00+00:00"),  # noqa: DTZ001 - naive is UTC
         (dt.date(2026, 3, 1), "2026-03-01T00:00:00+00:00"),
         (None, None),
     ],
@@ -112,7 +112,7 @@ def test_decimals_and_datetimes_become_json_values() -> None:
     cuts = LimitCounter()
     assert fit_value(Decimal(3), 1, cuts) == 3
     assert fit_value(Decimal("2.5"), 1, cuts) == 2.5
-    assert fit_value({"at": dt.datetime(2026, 1, 2, 3, 4, 5)}, 1, cuts) == {
+    assert fit_value({"at": dt.datetime(2026, 1, 2, 3, 4, 5)}, 1, cuts) == {  # noqa: DTZ001
         "at": "2026-01-02T03:04:05+00:00"
     }
     assert cuts.cut == 0
