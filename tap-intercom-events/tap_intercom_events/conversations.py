@@ -18,7 +18,8 @@ from singer_sdk.streams import Stream
 
 from tap_intercom_events import events, schemas
 from tap_intercom_events.base import IncrementalMixin, IntercomStream
-from tap_intercom_events.search import CursorGuard, SyncWindow, next_cursor, search_body
+from tap_intercom_events.paging import search_pages
+from tap_intercom_events.search import SyncWindow, search_body
 
 LOOKAHEAD_PAGES = 2  # pages whose details are being fetched while the oldest one is emitted
 
@@ -81,36 +82,23 @@ class DetailedSearchStream(IncrementalMixin, IntercomStream):
         self.finish(window)
 
     def _search_pages(self, window: SyncWindow) -> Iterator[list[Json]]:
-        """Pages of search items inside the window, each id once per run."""
-        seen: set[str] = set()  # bounded by this run's window, never stored in state
-        guard = CursorGuard()
-        cursor: str | None = None
-        while True:
-            body = search_body(
+        def body(lower: int, cursor: str | None) -> Json:
+            return search_body(
                 field="updated_at",
-                lower=window.lower,
+                lower=lower,
                 upper=window.end,
                 page_size=self.page_size,
                 cursor=cursor,
             )
-            page = self.client.post(self.path, body)
-            items = []
-            for item in page.get(self.results_key) or []:
-                object_id = str(item["id"])
-                if object_id in seen or not window.lower < int(item["updated_at"]) <= window.end:
-                    continue
-                seen.add(object_id)
-                items.append(item)
-            if items:
-                yield items
-            cursor = next_cursor(page)
-            if not cursor:
-                return
-            if not guard.is_new(cursor):
-                self.logger.warning(
-                    "Intercom repeated a search cursor on %s: paging stopped", self.path
-                )
-                return
+
+        return search_pages(
+            self.client,
+            path=self.path,
+            results_key=self.results_key,
+            body=body,
+            window=window,
+            logger=self.logger,
+        )
 
     def _fetch(self, object_id: str, window: SyncWindow, with_events: bool) -> Fetched | None:
         """Runs on the pool: the detail, then the contacts its in-window events are about."""

@@ -9,7 +9,8 @@ from singer_sdk.helpers.types import Context
 
 from tap_intercom_events import schemas
 from tap_intercom_events.base import IncrementalMixin, IntercomStream
-from tap_intercom_events.search import CursorGuard, contact_search_body, next_cursor
+from tap_intercom_events.paging import search_pages
+from tap_intercom_events.search import contact_search_body
 
 if TYPE_CHECKING:
     from tap_intercom_events.client import IntercomClient
@@ -81,23 +82,16 @@ class ContactsStream(IncrementalMixin, IntercomStream):
         client = self.client
         window = self.plan_window()
         tags = self.tap_lookups().tags
-        guard = CursorGuard()
-        cursor: str | None = None
-        while True:
-            body = contact_search_body(lower=window.lower, page_size=self.page_size, cursor=cursor)
-            page = client.post(self.path, body)
-            fresh = [
-                c
-                for c in page.get("data") or []
-                if window.lower < int(c["updated_at"]) <= window.end
-            ]
-            names = client.map_ordered(lambda c: contact_tag_names(c, tags, client), fresh)
-            for contact, tag_names in zip(fresh, names, strict=True):
+
+        def body(lower: int, cursor: str | None) -> dict[str, Any]:
+            return contact_search_body(lower=lower, page_size=self.page_size, cursor=cursor)
+
+        pages = search_pages(
+            client, path=self.path, results_key="data", body=body, window=window, logger=self.logger
+        )
+        for page in pages:
+            names = client.map_ordered(lambda c: contact_tag_names(c, tags, client), page)
+            for contact, tag_names in zip(page, names, strict=True):
                 yield {**contact, "id": str(contact["id"]), "tag_names": tag_names}
-            if fresh:
-                self.checkpoint(window, last_updated_at=max(int(c["updated_at"]) for c in fresh))
-            cursor = next_cursor(page)
-            past_end = any(int(c["updated_at"]) > window.end for c in page.get("data") or [])
-            if not cursor or past_end or not guard.is_new(cursor):
-                break
+            self.checkpoint(window, last_updated_at=max(int(c["updated_at"]) for c in page))
         self.finish(window)
