@@ -21,7 +21,7 @@ from api_sandbox.intercom.search import (
     compile_query,
     sort_field,
 )
-from api_sandbox.intercom.state import IntercomState
+from api_sandbox.intercom.state import VERSION_KEY, IntercomState
 
 HTML_TAG = re.compile(r"<[^>]+>")
 DEFAULT_PER_PAGE = {"contacts": 50, "conversations": 20, "tickets": 20}
@@ -34,8 +34,7 @@ WRAPPERS = {
 
 
 def _version(request: web.Request) -> int:
-    version: int = request["intercom_version"]
-    return version
+    return request[VERSION_KEY]
 
 
 def _not_found(what: str) -> web.Response:

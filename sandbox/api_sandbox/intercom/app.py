@@ -11,7 +11,7 @@ from api_sandbox.faults import CONTROL_PREFIX, FaultInjector, Handler
 from api_sandbox.intercom.api import IntercomApi
 from api_sandbox.intercom.control import IntercomControl
 from api_sandbox.intercom.errors import error_response
-from api_sandbox.intercom.state import VERSIONS, IntercomState
+from api_sandbox.intercom.state import VERSION_KEY, VERSIONS, IntercomState
 from api_sandbox.settings import IntercomSettings
 
 log = logging.getLogger(__name__)
@@ -95,7 +95,7 @@ async def _checked(
             f"The requested version could not be found: {version_header!r} "
             f"(this sandbox serves {', '.join(VERSIONS)})",
         )
-    request["intercom_version"] = version
+    request[VERSION_KEY] = version
     try:
         return await handler(request)
     except (web.HTTPNotFound, web.HTTPMethodNotAllowed):

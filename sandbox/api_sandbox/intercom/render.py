@@ -1,7 +1,7 @@
 """Internal records -> the JSON objects of an Intercom API version (reference §1.1, §4).
 
-`version` is the minor number of the 2.x API version, already reduced to 11, 14 or 16 (2.12, 2.13 and 2.15
-behave as 2.14 for every field the stand-in serves).
+`version` is the minor number of the 2.x API version (11-16). Fields change at 2.12 (ticket_state becomes an
+object), 2.14 (conversation_rating.updated_at) and 2.16 (priority levels, integer ticket assignees).
 """
 
 from __future__ import annotations
@@ -244,7 +244,7 @@ def contact(ws: Workspace, c: Contact, version: int) -> dict[str, Any]:
         "referrer": None,
         "enabled_push_messaging": None,
     }
-    if version <= 11:
+    if version < 12:
         data["formatted_phone"] = c.phone
     return data
 
@@ -458,7 +458,7 @@ def ticket(ws: Workspace, t: Ticket, version: int, *, with_parts: bool) -> dict[
             "_default_description_": t.description,
         },
     }
-    if version <= 11:
+    if version < 12:
         data["ticket_state"] = state_def.category
         data["ticket_state_internal_label"] = state_def.internal_label
         data["ticket_state_external_label"] = state_def.external_label

@@ -78,7 +78,7 @@ def _stat(name: str) -> Field:
 
 
 CONVERSATION_FIELDS: dict[str, Field] = {
-    "id": Field(lambda c: str(c.id), "str"),
+    "id": Field(lambda c: c.id, "int"),
     "created_at": Field(lambda c: c.created_at, "date"),
     "updated_at": Field(lambda c: c.updated_at, "date"),
     "source.type": Field(lambda c: c.source_type, "str"),
@@ -117,7 +117,7 @@ CONVERSATION_FIELDS: dict[str, Field] = {
 TICKET_CATEGORY_TERMS = {"request": "Customer", "task": "Back-office", "tracker": "Tracker"}
 
 TICKET_FIELDS: dict[str, Field] = {
-    "id": Field(lambda t: str(t.id), "str"),
+    "id": Field(lambda t: t.id, "int"),
     "created_at": Field(lambda t: t.created_at, "date"),
     "updated_at": Field(lambda t: t.updated_at, "date"),
     "title": Field(lambda t: t.title, "str"),

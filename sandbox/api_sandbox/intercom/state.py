@@ -6,14 +6,19 @@ import time
 from collections import Counter
 from dataclasses import replace
 
+from aiohttp import web
+
 from api_sandbox.intercom.generator import generate
 from api_sandbox.intercom.model import Workspace
 from api_sandbox.intercom.paging import CursorRepeater, SortedResults
 from api_sandbox.intercom.rate_limit import WindowRateLimiter
 from api_sandbox.settings import IntercomSettings
 
-# Versions the stand-in serves -> the behaviour family (2.12, 2.13, 2.15 behave as 2.14 here).
-VERSIONS = {"2.11": 11, "2.12": 14, "2.13": 14, "2.14": 14, "2.15": 14, "2.16": 16}
+# Versions the stand-in serves -> their minor number, which the renderer compares against the versions where
+# a field changed (2.12, 2.13 and 2.15 behave as 2.14, except that rating.updated_at starts at 2.14).
+# the minor version of the request, set by the API middleware
+VERSION_KEY = web.RequestKey("intercom_version", int)
+VERSIONS = {"2.11": 11, "2.12": 12, "2.13": 13, "2.14": 14, "2.15": 15, "2.16": 16}
 
 
 class IntercomState:

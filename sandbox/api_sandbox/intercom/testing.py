@@ -1,0 +1,69 @@
+"""A small requests-based client of the Intercom stand-in, for tests: API calls, control calls, mutations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+
+from api_sandbox.settings import IntercomSettings
+
+
+class IntercomTestClient:
+    """Sends what a well-behaved client sends: Bearer token, Accept: application/json, Intercom-Version."""
+
+    def __init__(
+        self, base_url: str, token: str = IntercomSettings.token, version: str | None = "2.14"
+    ) -> None:
+        self.base_url = base_url
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Bearer {token}"
+        self.session.headers["Accept"] = "application/json"
+        if version is not None:
+            self.session.headers["Intercom-Version"] = version
+
+    def get(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.session.get(f"{self.base_url}{path}", timeout=30, **kwargs)
+
+    def post(self, path: str, body: Any, **kwargs: Any) -> requests.Response:
+        return self.session.post(f"{self.base_url}{path}", json=body, timeout=30, **kwargs)
+
+    def search_all(
+        self, resource: str, query: Any, *, per_page: int = 150, sort: Any = None
+    ) -> list[dict[str, Any]]:
+        """Every item of a search, following pages.next.starting_after (fails on an error status)."""
+        records_key = {"contacts": "data"}.get(resource, resource)
+        items: list[dict[str, Any]] = []
+        cursor = None
+        while True:
+            body: dict[str, Any] = {
+                "query": query,
+                "pagination": {"per_page": per_page, "starting_after": cursor},
+            }
+            if sort is not None:
+                body["sort"] = sort
+            response = self.post(f"/{resource}/search", body)
+            response.raise_for_status()
+            page = response.json()
+            items.extend(page[records_key])
+            next_page = page["pages"].get("next")
+            if next_page is None:
+                return items
+            cursor = next_page["starting_after"]
+
+    def control(self, path: str, payload: Any = None) -> Any:
+        verb = "POST" if payload is not None else "GET"
+        response = requests.request(
+            verb, f"{self.base_url}/_sandbox/{path}", json=payload, timeout=60
+        )
+        response.raise_for_status()
+        return response.json()
+
+    def mutate(self, *mutations: dict[str, Any]) -> list[dict[str, Any]]:
+        results: list[dict[str, Any]] = self.control("mutations", {"mutations": list(mutations)})[
+            "results"
+        ]
+        return results
+
+    def ledger_keys(self) -> set[str]:
+        return {e["key"] for e in self.control("ledger")["events"]}
