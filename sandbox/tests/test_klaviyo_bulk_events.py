@@ -285,3 +285,12 @@ def test_body_that_is_not_a_bulk_job_is_rejected(url: str) -> None:
     wrong_type = ex.bulk_events(good_entries(profiles=1, events_each=1))
     wrong_type["data"]["type"] = "event-bulk-create"
     assert pointers(ex.call(url, "POST", BULK, wrong_type)) == [("invalid", "/data/type")]
+
+
+def test_empty_bulk_request_and_entry_without_events_are_rejected(url: str) -> None:
+    assert pointers(ex.call(url, "POST", BULK, ex.bulk_events([]))) == [("invalid", ENTRIES)]
+    entries = good_entries(profiles=2, events_each=1)
+    entries[1]["attributes"]["events"]["data"] = []
+    response = ex.call(url, "POST", BULK, ex.bulk_events(entries))
+    assert pointers(response) == [("invalid", f"{ENTRIES}/1/attributes/events/data")]
+    assert_nothing_stored(url)

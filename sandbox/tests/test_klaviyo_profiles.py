@@ -275,6 +275,12 @@ def test_bulk_import_of_more_than_10000_profiles_is_rejected(url: str) -> None:
     assert errors_of(ex.call(url, "POST", JOBS, body), 400) == [("invalid", PROFILES)]
 
 
+def test_bulk_import_without_profiles_is_rejected(url: str) -> None:
+    assert errors_of(ex.call(url, "POST", JOBS, ex.bulk_profiles([])), 400) == [
+        ("invalid", PROFILES)
+    ]
+
+
 def test_bulk_import_profile_over_100_kb_is_rejected(url: str) -> None:
     big = {"email": "big@example.com", "properties": {"a": "x" * 60_000, "b": "y" * 60_000}}
     body = ex.bulk_profiles([{"email": "ok@example.com"}, big])

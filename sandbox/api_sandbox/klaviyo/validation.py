@@ -124,6 +124,9 @@ def validate_bulk_events(body: Any, revision: Revision, now: datetime) -> list[B
         raise ApiRequestError(errors)
     structure_failed = bool(errors)
     total = sum(_event_count(entry) for entry in entries_data)
+    if not entries_data:
+        # Klaviyo answers an empty bulk array with 400 (Segment PR #2885).
+        raise ApiRequestError([invalid("At least one entry is required.", BULK_EVENTS)])
     if total > MAX_BULK_EVENTS:
         raise ApiRequestError(
             [
@@ -144,6 +147,8 @@ def validate_bulk_events(body: Any, revision: Revision, now: datetime) -> list[B
         )
         _check_profile(profile, EVENT_IDENTIFIERS, errors)
         group_backfill = entry_attributes.get("backfill") is True
+        if not entry_attributes["events"]["data"]:
+            errors.append(invalid("At least one event is required.", f"{pointer}/events/data"))
         events: list[EventInput] = []
         for j, event_data in enumerate(entry_attributes["events"]["data"]):
             item = f"{pointer}/events/data/{j}"
@@ -190,6 +195,8 @@ def validate_bulk_profiles(
     if profiles_data is None:
         raise ApiRequestError(errors)
     structure_failed = bool(errors)
+    if not profiles_data:
+        raise ApiRequestError([invalid("At least one profile is required.", BULK_PROFILES)])
     if len(profiles_data) > MAX_BULK_PROFILES:
         raise ApiRequestError(
             [
