@@ -117,6 +117,7 @@ class KlaviyoClient:
         max_retries: int = 8,
         timeout: float = 60.0,
         backoff_max_seconds: float = 30.0,
+        backoff_base_seconds: float = 1.0,
     ) -> None:
         self.api_url = api_url.rstrip("/")
         self._api_key = api_key
@@ -139,6 +140,7 @@ class KlaviyoClient:
         self._send_with_backoff = backoff.on_exception(
             backoff.expo,
             TransientError,
+            factor=backoff_base_seconds,
             max_tries=max_retries + 1,
             max_value=backoff_max_seconds,
             jitter=backoff.full_jitter,

@@ -198,6 +198,20 @@ class TargetKlaviyo(Target):
             description="Retries of a request after 5xx, timeouts or dropped connections.",
         ),
         th.Property(
+            "backoff_base_seconds",
+            th.NumberType,
+            default=1.0,
+            description="First retry delay after a 5xx or dropped connection; doubles each try "
+            "(with full jitter, at most 30 s).",
+        ),
+        th.Property(
+            "state_interval_seconds",
+            th.NumberType,
+            default=300.0,
+            description="At most this long between state lines: every sink is then drained and, "
+            "once all its requests succeeded, the latest state is emitted.",
+        ),
+        th.Property(
             "request_timeout",
             th.NumberType,
             default=60.0,
@@ -236,6 +250,10 @@ class TargetKlaviyo(Target):
         self._finish_lock = threading.Lock()
         self._progress: ProgressReporter | None = None
         TargetKlaviyo.current = self
+        # How often drain_all (and so a state line) happens; the SDK's default is 5 minutes.
+        self._MAX_RECORD_AGE_IN_MINUTES = (
+            float(self.config.get("state_interval_seconds", 300.0)) / 60
+        )
 
     @cached_property
     def runtime(self) -> Runtime:
@@ -282,6 +300,7 @@ class TargetKlaviyo(Target):
                 rate_limit_scale=float(config.get("rate_limit_scale", 1.0)),
                 max_retries=int(config.get("max_retries", 8)),
                 timeout=float(config.get("request_timeout", 60.0)),
+                backoff_base_seconds=float(config.get("backoff_base_seconds", 1.0)),
             )
         concurrency = max(1, int(config.get("max_concurrency", 8)))
         delivery = Delivery(
