@@ -50,7 +50,7 @@ class DetailedSearchStream(IncrementalMixin, IntercomStream):
 
     window: SyncWindow | None = None
 
-    def event_seeds(self, detail: Json) -> Iterator[events.EventSeed]:
+    def event_seeds(self, detail: Json, events_after: int) -> Iterator[events.EventSeed]:
         raise NotImplementedError
 
     def detail_path(self, object_id: str) -> str:
@@ -109,7 +109,7 @@ class DetailedSearchStream(IncrementalMixin, IntercomStream):
         if with_events:
             needed = {
                 seed.contact_id
-                for seed in self.event_seeds(detail)
+                for seed in self.event_seeds(detail, window.events_after)
                 if seed.contact_id
                 and seed.occurred_at in events.EventWindow(window.events_after, window.end)
             }
@@ -161,8 +161,8 @@ class ConversationsStream(DetailedSearchStream):
     parts_key = "conversation_parts"
     events_stream = "conversation_events"
 
-    def event_seeds(self, detail: Json) -> Iterator[events.EventSeed]:
-        return events.conversation_event_seeds(detail)
+    def event_seeds(self, detail: Json, events_after: int) -> Iterator[events.EventSeed]:
+        return events.conversation_event_seeds(detail, events_after)
 
 
 class TicketsStream(DetailedSearchStream):
@@ -174,7 +174,7 @@ class TicketsStream(DetailedSearchStream):
     parts_key = "ticket_parts"
     events_stream = "ticket_events"
 
-    def event_seeds(self, detail: Json) -> Iterator[events.EventSeed]:
+    def event_seeds(self, detail: Json, events_after: int) -> Iterator[events.EventSeed]:
         return events.ticket_event_seeds(detail)
 
 

@@ -204,8 +204,39 @@ def _first_contact(obj: Mapping[str, Any]) -> Json | None:
     return contacts[0] if contacts else None
 
 
-def conversation_event_seeds(conversation: Mapping[str, Any]) -> Iterator[EventSeed]:
-    """Every contract event a conversation holds, oldest rule first (no time filtering here)."""
+def read_became_true_after(conversation: Mapping[str, Any], after: int) -> bool:
+    """Whether the conversation's Read key can be new since `after` (a previous run's end).
+
+    REST has no read time. The key (conversation, last_admin_reply_at) is new when the admin reply
+    (or, without one, the conversation) is newer than `after`. With an older key the conversation
+    may have been read before: it is taken as read now only when its last change is not explained
+    by a part or a rating at the same second (a read touches updated_at and nothing else), so a
+    rating or a note on an already-read conversation does not resend its Read event.
+    """
+    statistics = conversation.get("statistics") or {}
+    key_time = as_epoch(statistics.get("last_admin_reply_at")) or as_epoch(
+        conversation.get("created_at")
+    )
+    if key_time is None or key_time > after:
+        return True
+    updated_at = as_epoch(conversation.get("updated_at"))
+    rated_at = as_epoch(_nested(conversation, "conversation_rating", "updated_at"))
+    if updated_at is None or rated_at == updated_at:
+        return False
+    for part in conversation_part_list(conversation):
+        if updated_at in (as_epoch(part.get("created_at")), as_epoch(part.get("updated_at"))):
+            return False
+    return True
+
+
+def conversation_event_seeds(
+    conversation: Mapping[str, Any], events_after: int | None = None
+) -> Iterator[EventSeed]:
+    """Every contract event a conversation holds, oldest rule first (no time filtering here).
+
+    `events_after` (the previous run's end) only matters to Read Conversation, whose time is not
+    in the data: see read_became_true_after.
+    """
     cid = str(conversation["id"])
     # Created Conversation: only when a contact started it (admin/outbound ones give none).
     author = _nested(conversation, "source", "author") or {}
@@ -231,7 +262,11 @@ def conversation_event_seeds(conversation: Mapping[str, Any]) -> Iterator[EventS
                 contact_ref=contact,
             )
     # Read Conversation: one per (conversation, last_admin_reply_at), timed at updated_at.
-    if conversation.get("read") is True and conversation.get("updated_at") is not None:
+    if (
+        conversation.get("read") is True
+        and conversation.get("updated_at") is not None
+        and (events_after is None or read_became_true_after(conversation, events_after))
+    ):
         statistics = conversation.get("statistics")
         last_reply = as_epoch(statistics.get("last_admin_reply_at")) if statistics else None
         first = _first_contact(conversation)
@@ -336,7 +371,7 @@ def conversation_events(
     """The conversation's event records (those inside `window` when one is given)."""
     seeds = [
         s
-        for s in conversation_event_seeds(conversation)
+        for s in conversation_event_seeds(conversation, None if window is None else window.after)
         if window is None or s.occurred_at in window
     ]
     if not seeds:

@@ -1,0 +1,103 @@
+"""Test support: an in-process tap runner that captures Singer messages, and stand-in control helpers."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from api_sandbox.testing import control
+from tap_intercom_events.tap import TapIntercomEvents
+
+TOKEN = "sandbox-intercom-token"
+# History of the generated data set ends at 10:00 UTC on 2026-09-21 (20717 days after the epoch),
+# so tests can place runs and mutations later the same day.
+HISTORY_END = 20717 * 86_400 + 10 * 3600
+EVENT_STREAMS = ("conversation_events", "ticket_events")
+
+
+@dataclass
+class SyncResult:
+    records: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    states: list[dict[str, Any]] = field(default_factory=list)
+    messages: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def state(self) -> dict[str, Any]:
+        return self.states[-1]
+
+    def events(self) -> list[dict[str, Any]]:
+        return [r for name in EVENT_STREAMS for r in self.records.get(name, [])]
+
+    def event_ids(self) -> set[str]:
+        return {r["event_id"] for r in self.events()}
+
+
+def parse_messages(lines: list[str]) -> SyncResult:
+    result = SyncResult()
+    for line in lines:
+        if not line.startswith("{"):
+            continue
+        message = json.loads(line)
+        result.messages.append(message)
+        if message["type"] == "RECORD":
+            result.records.setdefault(message["stream"], []).append(message["record"])
+        elif message["type"] == "STATE":
+            result.states.append(message["value"])
+    return result
+
+
+def selected_catalog(streams: tuple[str, ...] | None) -> dict[str, Any] | None:
+    """The discovered catalog with only `streams` selected (None: the default, everything)."""
+    if streams is None:
+        return None
+    tap = TapIntercomEvents(config={"access_token": "x"}, validate_config=False)
+    catalog = tap.catalog_dict
+    for entry in catalog["streams"]:
+        for meta in entry["metadata"]:
+            if meta["breadcrumb"] == []:
+                meta["metadata"]["selected"] = entry["tap_stream_id"] in streams
+    return catalog
+
+
+RunTap = Callable[..., SyncResult]
+
+
+def make_config(url: str, **overrides: Any) -> dict[str, Any]:
+    return {"access_token": TOKEN, "api_url": url, "start_date": "2020-01-01", **overrides}
+
+
+def run_tap_in_process(
+    config: dict[str, Any],
+    *,
+    state: dict[str, Any] | None = None,
+    streams: tuple[str, ...] | None = None,
+    now: int | None = None,
+) -> SyncResult:
+    """Run a whole sync in this process; `now` pins the run's start second (its window end + 1)."""
+    tap = TapIntercomEvents(config=config, state=state, catalog=selected_catalog(streams))
+    if now is not None:
+        tap.sync_started_at = now
+    buffer = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(buffer):
+            tap.sync_all()
+    finally:
+        tap.log_summary()
+    return parse_messages(buffer.getvalue().splitlines())
+
+
+def ledger_keys(url: str) -> dict[str, dict[str, Any]]:
+    return {entry["key"]: entry for entry in control(url, "ledger")["events"]}
+
+
+def mutate(url: str, *mutations: dict[str, Any]) -> list[dict[str, Any]]:
+    return control(url, "mutations", {"mutations": list(mutations)})["results"]
+
+
+def dataset(url: str, kind: str) -> list[dict[str, Any]]:
+    body = control(url, f"dataset?kind={kind}")
+    return list(body["data"])
