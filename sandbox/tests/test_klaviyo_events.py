@@ -376,6 +376,18 @@ def test_meta_placement_follows_the_revision(url: str) -> None:
     assert ex.call(url, "POST", EVENTS, inside, revision="2026-07-15").status_code == 202
 
 
+def test_meta_inside_attributes_is_checked_by_the_official_model(url: str) -> None:
+    body = ex.create_event(
+        {"email": "ana@example.com", "meta": {"patch_properties": {"append": 1}}}
+    )
+    rejected(
+        ex.call(url, "POST", EVENTS, body, revision="2026-07-15"),
+        400,
+        "invalid",
+        "/data/attributes/profile/data/attributes/meta/patch_properties/append",
+    )
+
+
 def test_repeated_unique_id_keeps_the_first_event(url: str) -> None:
     first = ex.create_event(unique_id="u-1", properties={"n": 1})
     second = ex.create_event(unique_id="u-1", properties={"n": 2}, time="2025-06-01T00:00:00Z")

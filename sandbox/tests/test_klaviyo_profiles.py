@@ -111,6 +111,12 @@ def test_patch_properties_append_unappend_and_unset(url: str) -> None:
     assert stored_profiles(url)[0]["properties"] == {"skus": ["2", "3"], "keep": 2}
 
 
+def test_unset_must_name_properties(url: str) -> None:
+    body = ex.profile_import({"email": "ana@example.com"}, meta={"patch_properties": {"unset": 5}})
+    response = ex.call(url, "POST", IMPORT, body)
+    assert errors_of(response, 400) == [("invalid", "/data/meta/patch_properties/unset")]
+
+
 def test_reference_example_of_profile_import_is_accepted(url: str) -> None:
     existing = ex.call(url, "POST", IMPORT, ex.profile_import({"email": "ana@example.com"}))
     profile_id = existing.json()["data"]["id"]

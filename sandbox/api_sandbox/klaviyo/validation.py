@@ -67,6 +67,7 @@ class ProfileInput:
     id: str | None
     attributes: dict[str, Any]
     patch: dict[str, Any] | None  # meta.patch_properties
+    patch_pointer: str = ""
 
     def identifiers(self) -> dict[str, str]:
         return {
@@ -108,7 +109,16 @@ def validate_create_event(
     beside = revision.create_event_meta_beside_attributes
     profile = _profile_input(profile_data, "/data/attributes/profile/data", beside_meta=beside)
     if not beside:
-        profile.patch = _patch_of(profile.attributes.pop("meta", None))
+        # The 25.0.0 models know `meta` only beside `attributes`: check this placement's
+        # contents with the same official model.
+        meta = profile.attributes.pop("meta", None)
+        meta_pointer = f"{profile.pointer}/attributes/meta"
+        if meta is not None:
+            errors.extend(_model_errors(meta, OnsiteProfileMeta, meta_pointer))
+            if errors:
+                raise ApiRequestError(errors)
+        profile.patch = _patch_of(meta)
+        profile.patch_pointer = f"{meta_pointer}/patch_properties"
     _check_profile(profile, EVENT_IDENTIFIERS, errors)
     event = _check_event(attributes, "/data", revision, now, group_backfill=False, errors=errors)
     if errors or event is None:
@@ -339,7 +349,7 @@ def _bulk_profiles_sample(body: Any, tree: KeyTree) -> dict[str, Any] | None:
         return None
 
 
-def _model_errors(body: dict[str, Any], model: type[BaseModel]) -> list[ApiError]:
+def _model_errors(body: Any, model: type[BaseModel], prefix: str = "") -> list[ApiError]:
     """Klaviyo's verdict as the SDK's `from_dict` gives it; pointers from a full pydantic pass."""
     try:
         model.from_dict(body)  # type: ignore[attr-defined]
@@ -349,14 +359,14 @@ def _model_errors(body: dict[str, Any], model: type[BaseModel]) -> list[ApiError
         except ValidationError as full:
             errors: dict[str, ApiError] = {}
             for error in full.errors():
-                converted = _from_pydantic(error, body)
+                converted = _from_pydantic(error, body, prefix)
                 errors.setdefault(converted.pointer or "", converted)
             return list(errors.values())
-        return [invalid(f"Invalid input: {verdict}", "/data")]
+        return [invalid(f"Invalid input: {verdict}", prefix or "/data")]
     return []
 
 
-def _from_pydantic(error: Any, body: Any) -> ApiError:
+def _from_pydantic(error: Any, body: Any, prefix: str = "") -> ApiError:
     # pydantic's location also names union members ("value/float"): keep the part found in the body.
     path: list[str] = []
     node = body
@@ -370,8 +380,8 @@ def _from_pydantic(error: Any, body: Any) -> ApiError:
         elif not (last and error["type"] == "missing"):
             break
         path.append(str(part))
-    pointer = "/" + "/".join(path)
-    field = path[-1] if path else "data"
+    pointer = prefix + "/" + "/".join(path) if path else prefix or "/"
+    field = path[-1] if path else prefix.rsplit("/", 1)[-1] or "data"
     if error["type"] == "missing":
         return invalid(f"'{field}' is a required field.", pointer)
     return invalid(f"'{field}': {error['msg']}.", pointer)
@@ -448,6 +458,7 @@ def _profile_input(data: dict[str, Any], pointer: str, *, beside_meta: bool) -> 
         id=data.get("id"),
         attributes=dict(data.get("attributes") or {}),
         patch=_patch_of(meta),
+        patch_pointer=f"{pointer}/meta/patch_properties",
     )
 
 
@@ -480,6 +491,19 @@ def _check_profile(
     ):
         names = ", ".join(identifier_keys)
         errors.append(invalid(f"A profile identifier is required: one of id, {names}.", pointer))
+        return
+    unset = (profile.patch or {}).get("unset")
+    if not (
+        unset is None
+        or isinstance(unset, str)
+        or (isinstance(unset, list) and all(isinstance(key, str) for key in unset))
+    ):
+        errors.append(
+            invalid(
+                "'unset' must be a property name or a list of property names.",
+                f"{profile.patch_pointer}/unset",
+            )
+        )
         return
     violation = value_limit_violation(attributes, pointer, nesting_counted=False)
     if violation is not None:
