@@ -287,6 +287,13 @@ def test_bulk_import_without_profiles_is_rejected(url: str) -> None:
     ]
 
 
+def test_object_where_an_array_belongs_is_rejected(url: str) -> None:
+    # The SDK's from_dict iterates `{}` as an empty list; Klaviyo wants an array.
+    body = ex.bulk_profiles([{"email": "a@example.com"}], relationships={"lists": {"data": {}}})
+    response = ex.call(url, "POST", JOBS, body)
+    assert errors_of(response, 400) == [("invalid", "/data/relationships/lists/data")]
+
+
 def test_bulk_import_profile_over_100_kb_is_rejected(url: str) -> None:
     big = {"email": "big@example.com", "properties": {"a": "x" * 60_000, "b": "y" * 60_000}}
     body = ex.bulk_profiles([{"email": "ok@example.com"}, big])

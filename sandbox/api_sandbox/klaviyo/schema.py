@@ -130,3 +130,22 @@ def subtree(tree: KeyTree, *path: str) -> KeyTree:
             raise KeyError(msg)
         node = child
     return node
+
+
+def not_arrays(value: Any, tree: KeyTree, pointer: str) -> Iterator[str]:
+    """Pointers of list-typed fields holding something else: the generated `from_dict` iterates a
+    dict as if it were the list (accepting `{}`), where Klaviyo rejects it."""
+    if not isinstance(value, dict):
+        return
+    for key, child_value in value.items():
+        child = tree.children.get(key)
+        if child is None:
+            continue
+        if key in tree.list_items:
+            if isinstance(child_value, list):
+                for index, item in enumerate(child_value):
+                    yield from not_arrays(item, child, f"{pointer}/{key}/{index}")
+            elif child_value is not None:
+                yield f"{pointer}/{key}"
+        else:
+            yield from not_arrays(child_value, child, f"{pointer}/{key}")

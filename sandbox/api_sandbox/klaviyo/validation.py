@@ -28,6 +28,7 @@ from api_sandbox.klaviyo.revisions import Revision
 from api_sandbox.klaviyo.schema import (
     KeyTree,
     key_tree,
+    not_arrays,
     shape,
     subtree,
     unknown_keys,
@@ -131,7 +132,8 @@ def validate_bulk_events(body: Any, revision: Revision, now: datetime) -> list[B
     errors = _structure_errors(body, EventsBulkCreateJob, tree, _bulk_events_sample(body, tree))
     entries_data = _items(body, "events-bulk-create")
     if entries_data is None:
-        raise ApiRequestError(errors)
+        # The generated from_dict iterates a dict as if it were the list: say so ourselves.
+        raise ApiRequestError(errors or [invalid("'data' must be an array.", BULK_EVENTS)])
     structure_failed = bool(errors)
     total = sum(_event_count(entry) for entry in entries_data)
     if not entries_data:
@@ -157,10 +159,15 @@ def validate_bulk_events(body: Any, revision: Revision, now: datetime) -> list[B
         )
         _check_profile(profile, EVENT_IDENTIFIERS, errors)
         group_backfill = entry_attributes.get("backfill") is True
-        if not entry_attributes["events"]["data"]:
-            errors.append(invalid("At least one event is required.", f"{pointer}/events/data"))
+        events_data = entry_attributes["events"]["data"]
+        if not isinstance(events_data, list) or not events_data:
+            detail = "At least one event is required." if events_data == [] else None
+            errors.append(
+                invalid(detail or "'data' must be an array of events.", f"{pointer}/events/data")
+            )
+            continue
         events: list[EventInput] = []
-        for j, event_data in enumerate(entry_attributes["events"]["data"]):
+        for j, event_data in enumerate(events_data):
             item = f"{pointer}/events/data/{j}"
             if structure_failed and _has_error_under(errors, item):
                 continue
@@ -203,7 +210,7 @@ def validate_bulk_profiles(
     )
     profiles_data = _items(body, "profiles")
     if profiles_data is None:
-        raise ApiRequestError(errors)
+        raise ApiRequestError(errors or [invalid("'data' must be an array.", BULK_PROFILES)])
     structure_failed = bool(errors)
     if not profiles_data:
         raise ApiRequestError([invalid("At least one profile is required.", BULK_PROFILES)])
@@ -275,11 +282,14 @@ def _structure_errors(
         invalid(f"'{key}' is not a valid field for the resource '{resource}'.", pointer)
         for pointer, key, resource in unknown_keys(body, tree, "")
     ]
+    errors += [invalid("Expected an array.", pointer) for pointer in not_arrays(body, tree, "")]
     return errors + _model_errors(body, model)
 
 
 def _passes(body: dict[str, Any], model: type[BaseModel], tree: KeyTree) -> bool:
     if next(unknown_keys(body, tree, ""), None) is not None:
+        return False
+    if next(not_arrays(body, tree, ""), None) is not None:
         return False
     try:
         model.from_dict(body)  # type: ignore[attr-defined]
@@ -295,6 +305,10 @@ def _bulk_events_sample(body: Any, tree: KeyTree) -> dict[str, Any] | None:
         event_tree = subtree(entry_tree, "attributes", "events", "data")
         job = body["data"]
         entries = job["attributes"]["events-bulk-create"]["data"]
+        if not isinstance(entries, list) or not all(
+            isinstance(entry["attributes"]["events"]["data"], list) for entry in entries
+        ):
+            return None
         hollow_entries: dict[Hashable, dict[str, Any]] = {}
         events: dict[Hashable, Any] = {}
         for entry in entries:
@@ -333,6 +347,8 @@ def _bulk_profiles_sample(body: Any, tree: KeyTree) -> dict[str, Any] | None:
         profile_tree = subtree(tree, "data", "attributes", "profiles", "data")
         job = body["data"]
         profiles: dict[Hashable, Any] = {}
+        if not isinstance(job["attributes"]["profiles"]["data"], list):
+            return None
         for profile in job["attributes"]["profiles"]["data"]:
             profiles.setdefault(shape(profile, profile_tree), profile)
         return {
