@@ -70,7 +70,8 @@ class Run:
 
 @pytest.fixture
 def klaviyo(tmp_path: Path) -> Iterator[Klaviyo]:
-    settings = KlaviyoSettings(api_key=KEY, job_seconds=0.02)
+    # No rate limits unless a test turns them on (POST /_sandbox/rate-limits).
+    settings = KlaviyoSettings(api_key=KEY, job_seconds=0.02, rate_limit_scale=0)
     with BackgroundSandbox(None, settings) as sandbox:
         yield Klaviyo(sandbox.urls["klaviyo"], tmp_path)
 

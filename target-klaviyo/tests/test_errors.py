@@ -123,7 +123,7 @@ def test_server_errors_and_dropped_connections_are_retried(
 def test_empty_job_status_body_is_polled_again(
     klaviyo: Klaviyo, caplog: pytest.LogCaptureFixture
 ) -> None:
-    klaviyo.control("faults", {"empty_body_rate": 0.5, "seed": 2})
+    klaviyo.control("faults", {"empty_body_rate": 0.7, "seed": 3})
     config = klaviyo.config(profile_import_below=1, backoff_base_seconds=0.01, max_retries=10)
     contacts = [record_message("contacts", contact(i)) for i in range(10)]
     run = run_target(config, lines([schema_message("contacts"), *contacts]), caplog)
