@@ -39,7 +39,7 @@ FIRST_NAMES = (
 )  # fmt: skip
 LAST_NAMES = (
     "Silva", "Okafor", "Müller", "Nakamura", "O'Brien", "Kowalski", "Haddad", "Larsen", "Rossi", "Chen",
-    "García", "Smith", "Van der Berg", "Dubois", "Ivanova", "Patel",
+    "García", "Smith", "Vandenberg", "Dubois", "Ivanova", "Patel",
 )  # fmt: skip
 MIDDLE_NAMES = ("Maria", "Jean", "Lee", "Anne", "José")
 EMAIL_DOMAINS = ("example.com", "example.org", "mail.example.net", "acme.test")
@@ -442,12 +442,17 @@ class _Builder:
         if rng.random() < 0.6:
             parts.append(self._part("close", "admin", admin, close_at))
             if rng.random() < 0.12:
-                # reopened by the customer, then closed again
+                # reopened by the customer's reply or by an admin, then closed again
                 reopen_at = min(self.now, close_at + rng.randint(60, 3600))
                 member = members[0]
-                parts.append(
-                    self._part("comment", member.role, member.id, reopen_at, CONTACT_MESSAGES[4])
-                )
+                if rng.random() < 0.5:
+                    parts.append(
+                        self._part(
+                            "comment", member.role, member.id, reopen_at, CONTACT_MESSAGES[4]
+                        )
+                    )
+                else:
+                    parts.append(self._part("open", "admin", admin, reopen_at))
                 parts.append(self._part("close", "admin", admin, min(self.now, reopen_at + 60)))
             if rng.random() < 0.35:
                 requested = parts[-1].created_at
