@@ -68,7 +68,14 @@ def test_the_key_never_appears_in_errors_or_the_report(url: str) -> None:
     response = ex.call(url, "POST", "/api/events", bad, key=SECRET)
     assert response.status_code == 400
     assert SECRET not in response.text
-    assert SECRET not in requests.get(f"{url}/_sandbox/report", timeout=10).text
+    wrong = post_event(url, key=SECRET + "-typo")
+    assert wrong.status_code == 401
+    report = requests.get(f"{url}/_sandbox/report", timeout=10)
+    assert SECRET not in report.text
+    assert [(r["status"], r["errors"][0]["code"]) for r in report.json()["rejected_requests"]] == [
+        (400, "invalid"),
+        (401, "authentication_failed"),
+    ]
 
 
 def test_missing_revision_is_400(url: str) -> None:

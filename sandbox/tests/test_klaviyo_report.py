@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import socket
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -179,3 +181,19 @@ def test_cli_fails_clearly_when_the_stand_in_is_unreachable() -> None:
     assert result.stderr.startswith(
         f"error: cannot read the Klaviyo stand-in's report at http://127.0.0.1:{port}"
     )
+
+
+def test_accepted_data_is_kept_in_the_sqlite_file(tmp_path: Path) -> None:
+    db = tmp_path / "klaviyo.sqlite"
+    settings = KlaviyoSettings(rate_limit_scale=0, db_path=str(db))
+    with BackgroundSandbox(klaviyo=settings) as sandbox:
+        send_scenario(sandbox.urls["klaviyo"])
+    with sqlite3.connect(db) as kept:
+        rows = kept.execute("SELECT metric, unique_id FROM events ORDER BY seq").fetchall()
+        emails = kept.execute("SELECT email FROM profiles ORDER BY seq").fetchall()
+    assert rows == [
+        ("Created Conversation", "c-1"),
+        ("Created Conversation", "c-2"),
+        ("Resolved Ticket", "conversation:1:created"),
+    ]
+    assert emails == [("ana@example.com",), (None,)]
