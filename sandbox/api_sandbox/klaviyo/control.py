@@ -50,7 +50,10 @@ def add_control_routes(app: web.Application, state: KlaviyoState) -> None:
         return web.json_response(build_report(state))
 
     async def events(request: web.Request) -> web.Response:
-        return web.json_response({"events": state.store.events(request.query.get("metric"))})
+        return web.Response(
+            text=state.store.events_json(request.query.get("metric")),
+            content_type="application/json",
+        )
 
     async def profiles(request: web.Request) -> web.Response:
         return web.json_response({"profiles": state.store.profiles()})

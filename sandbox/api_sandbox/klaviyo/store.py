@@ -235,10 +235,15 @@ class KlaviyoStore:
         ).fetchall()
         return [_profile_json(row) for row in rows]
 
-    def events(self, metric: str | None = None) -> list[dict[str, Any]]:
+    def events_json(self, metric: str | None = None) -> str:
+        """`{"events": [...]}` as Klaviyo kept them, built by SQLite (150,000 events in well under
+        a second, where decoding and re-encoding each row in Python takes seconds)."""
         query = (
-            "SELECT e.metric, e.unique_id, e.time, e.properties, e.value, e.value_currency,"
-            " e.backfill, p.id, p.email, p.phone_number, p.external_id"
+            "SELECT json_object('metric', e.metric, 'unique_id', e.unique_id, 'time', e.time,"
+            " 'properties', json(e.properties), 'value', e.value, 'value_currency',"
+            " e.value_currency, 'backfill', json(CASE WHEN e.backfill THEN 'true' ELSE 'false' END),"
+            " 'profile', json_object('id', p.id, 'email', p.email, 'phone_number', p.phone_number,"
+            " 'external_id', p.external_id))"
             " FROM events e JOIN profiles p ON p.id = e.profile_id"
         )
         params: tuple[str, ...] = ()
@@ -246,24 +251,7 @@ class KlaviyoStore:
             query += " WHERE e.metric = ?"
             params = (metric,)
         rows = self._db.execute(query + " ORDER BY e.seq", params).fetchall()
-        return [
-            {
-                "metric": row[0],
-                "unique_id": row[1],
-                "time": row[2],
-                "properties": json.loads(row[3]),
-                "value": row[4],
-                "value_currency": row[5],
-                "backfill": bool(row[6]),
-                "profile": {
-                    "id": row[7],
-                    "email": row[8],
-                    "phone_number": row[9],
-                    "external_id": row[10],
-                },
-            }
-            for row in rows
-        ]
+        return '{"events": [' + ",".join(row[0] for row in rows) + "]}"
 
     def metrics(self) -> dict[str, dict[str, int]]:
         kept = {
