@@ -148,6 +148,11 @@ def test_conversation_times_are_consistent(data: dict[str, Any]) -> None:
         times = [p["created_at"] for p in _parts(c)]
         assert times == sorted(times), c["id"]
         assert all(c["created_at"] <= t <= c["updated_at"] for t in times), c["id"]
+        parts = _parts(c)
+        if parts:  # a part's state is the conversation's state as the part left it
+            assert parts[-1]["state"] == c["state"], c["id"]
+        assert all(p["state"] == "closed" for p in parts if p["part_type"] == "close")
+        assert c["open"] is (c["state"] != "closed")
         rating = c["conversation_rating"]
         if rating:
             assert rating["created_at"] <= rating["updated_at"] <= c["updated_at"]

@@ -228,6 +228,7 @@ class ConversationFacts:
     count_reopens: int
     count_assignments: int
     admin_ids: list[str]
+    part_states: list[str]  # the conversation's state as each part left it (the part's `state`)
 
 
 def conversation_facts(conversation: Conversation) -> ConversationFacts:
@@ -245,6 +246,7 @@ def conversation_facts(conversation: Conversation) -> ConversationFacts:
     # waiting_since: the first contact message since the last admin reply
     waiting = conversation.created_at if contact_initiated else None
     admin_ids: list[str] = []
+    part_states: list[str] = []
     if conversation.source_author_type == "admin":
         admin_ids.append(conversation.source_author_id)
     for part in conversation.parts:
@@ -288,6 +290,7 @@ def conversation_facts(conversation: Conversation) -> ConversationFacts:
             state = "snoozed"
         elif kind == "unsnoozed":
             state = "open"
+        part_states.append(state)
     if state == "closed":
         waiting = None
     return ConversationFacts(
@@ -306,6 +309,7 @@ def conversation_facts(conversation: Conversation) -> ConversationFacts:
         count_reopens=reopens,
         count_assignments=assignments,
         admin_ids=admin_ids,
+        part_states=part_states,
     )
 
 

@@ -353,10 +353,14 @@ def conversation(
         "ai_agent": None,
     }
     if with_parts:
-        parts = conv.parts if cap is None else conv.parts[-cap:]
+        skip = 0 if cap is None else max(0, len(conv.parts) - cap)
+        states = facts.part_states
         data["conversation_parts"] = {
             "type": "conversation_part.list",
-            "conversation_parts": [_conversation_part(ws, p, facts_state=None) for p in parts],
+            "conversation_parts": [
+                _conversation_part(ws, conv.parts[i], states[i])
+                for i in range(skip, len(conv.parts))
+            ],
             "total_count": len(conv.parts),
         }
     return data
@@ -416,7 +420,7 @@ def _statistics(conv: Conversation, facts: Any) -> dict[str, Any]:
     }
 
 
-def _conversation_part(ws: Workspace, part: Part, facts_state: str | None) -> dict[str, Any]:
+def _conversation_part(ws: Workspace, part: Part, state: str) -> dict[str, Any]:
     return {
         "type": "conversation_part",
         "id": str(part.id),
@@ -435,7 +439,7 @@ def _conversation_part(ws: Workspace, part: Part, facts_state: str | None) -> di
         "external_id": None,
         "redacted": False,
         "email_message_metadata": None,
-        "state": facts_state,
+        "state": state,
         "tags": [],
         "event_details": None,
         "app_package_code": None,
