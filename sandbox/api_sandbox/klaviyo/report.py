@@ -72,10 +72,11 @@ def format_report(report: dict[str, Any], profiles: list[dict[str, Any]]) -> lis
         errors = request["errors"]
         lines.append(f"  {request['endpoint']} -> {request['status']} ({len(errors)} error(s))")
         for error in errors[:ERRORS_LISTED]:
-            pointer = error.get("source", {}).get("pointer") or error.get("source", {}).get(
-                "parameter", ""
+            source = error.get("source") or {}
+            where = source.get("pointer") or source.get("parameter")
+            lines.append(
+                f"    {error['code']}: {error['detail']}" + (f" [{where}]" if where else "")
             )
-            lines.append(f"    {error['code']}: {error['detail']} [{pointer}]")
         if len(errors) > ERRORS_LISTED:
             lines.append(f"    ... and {len(errors) - ERRORS_LISTED} more")
     lines += ["", f"Throttled (429): {report['throttled']}", "", "Requests by endpoint"]
