@@ -198,6 +198,29 @@ def test_repeated_unique_id_for_same_profile_and_metric_fails_the_request(url: s
     assert_nothing_stored(url)
 
 
+def test_repeated_unique_id_for_one_existing_profile_under_two_identifiers_fails(url: str) -> None:
+    seed = ex.bulk_events(
+        [
+            ex.bulk_entry(
+                {"email": "ana@example.com", "external_id": "crm-1"}, [ex.event_attributes()]
+            )
+        ]
+    )
+    assert ex.call(url, "POST", BULK, seed).status_code == 202
+    # Entries 0 and 1 name the same existing profile by different identifiers.
+    body = ex.bulk_events(
+        [
+            ex.bulk_entry({"email": "ana@example.com"}, [ex.event_attributes(unique_id="r-1")]),
+            ex.bulk_entry({"external_id": "crm-1"}, [ex.event_attributes(unique_id="r-1")]),
+        ]
+    )
+    response = ex.call(url, "POST", BULK, body)
+    assert pointers(response) == [
+        ("invalid", f"{ENTRIES}/1/attributes/events/data/0/attributes/unique_id")
+    ]
+    assert [e["unique_id"] for e in control(url, "events")["events"]] == ["conversation:1:created"]
+
+
 def test_same_unique_id_for_other_metric_or_profile_is_fine(url: str) -> None:
     entries = [
         ex.bulk_entry(

@@ -15,7 +15,11 @@ from api_sandbox.klaviyo.jobs import decode_cursor, encode_cursor
 from api_sandbox.klaviyo.rate_limits import Decision, Limit
 from api_sandbox.klaviyo.revisions import Revision, parse_revision
 from api_sandbox.klaviyo.state import KlaviyoState
-from api_sandbox.klaviyo.store import DuplicateProfileError, UnknownProfileError
+from api_sandbox.klaviyo.store import (
+    DuplicateProfileError,
+    RepeatedUniqueIdError,
+    UnknownProfileError,
+)
 from api_sandbox.klaviyo.validation import (
     ProfileInput,
     validate_bulk_events,
@@ -126,6 +130,19 @@ async def bulk_create_events(
         state.store.add_events([(entry.profile, entry.events) for entry in entries])
     except DuplicateProfileError as conflict:
         raise _duplicate_profile(conflict, _entry_pointer(conflict.profile)) from None
+    except RepeatedUniqueIdError as repeated:
+        event = repeated.event
+        raise ApiRequestError(
+            [
+                ApiError(
+                    400,
+                    "invalid",
+                    f"unique_id '{event.unique_id}' is repeated for the same profile and metric "
+                    f"'{event.metric}'; no events of this request were processed.",
+                    pointer=f"{event.pointer}/attributes/unique_id",
+                )
+            ]
+        ) from None
     except UnknownProfileError as missing:
         raise _unknown_profile(missing) from None
     return _accepted()

@@ -68,6 +68,15 @@ class DuplicateProfileError(Exception):
         self.identifier = identifier
 
 
+class RepeatedUniqueIdError(Exception):
+    """A bulk request repeats a unique_id for one profile and metric (entries with different
+    identifiers that resolve to the same existing profile): Klaviyo fails the whole request."""
+
+    def __init__(self, event: EventInput) -> None:
+        super().__init__(f"unique_id {event.unique_id!r} repeated for metric {event.metric!r}")
+        self.event = event
+
+
 class UnknownProfileError(Exception):
     def __init__(self, profile: ProfileInput) -> None:
         super().__init__(f"no profile with id {profile.id}")
@@ -147,13 +156,19 @@ class KlaviyoStore:
         return profile_id, False
 
     def add_events(self, batches: list[tuple[ProfileInput, list[EventInput]]]) -> None:
-        """Store one accepted request's events (all or nothing: 409 rolls everything back)."""
+        """Store one accepted request's events (all or nothing: a conflict rolls everything back)."""
         rows: list[tuple[Any, ...]] = []
         arrivals: dict[str, int] = {}
+        sent: set[tuple[str, str, str]] = set()
         with self.transaction():
             for profile, events in batches:
                 profile_id, _ = self.upsert_profile(profile)
                 for event in events:
+                    if event.unique_id is not None:
+                        key = (profile_id, event.metric, event.unique_id)
+                        if key in sent:
+                            raise RepeatedUniqueIdError(event)
+                        sent.add(key)
                     time_text = event.time.isoformat()  # UTC, whole seconds: "...+00:00"
                     dedupe = (
                         f"u:{event.unique_id}" if event.unique_id is not None else f"t:{time_text}"
