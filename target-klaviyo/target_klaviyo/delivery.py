@@ -218,7 +218,15 @@ class Delivery:
                 for item in group.events:
                     self.dead_letters.write(stream, item.record, REJECTED, bad_groups[index])
                 continue
-            kept = ProfileGroup(group.identity)
+            identity = group.identity
+            if index in conflicts:
+                stripped = _without_phone(group.identity)
+                if stripped is None:
+                    for item in group.events:
+                        self.dead_letters.write(stream, item.record, REJECTED, conflicts[index])
+                    continue
+                identity = stripped
+            kept = ProfileGroup(identity)
             for event_index, (item, encoded) in enumerate(
                 zip(group.events, group.encoded, strict=True)
             ):
@@ -228,13 +236,6 @@ class Delivery:
                 else:
                     kept.events.append(item)
                     kept.encoded.append(encoded)
-            if index in conflicts:
-                identity = _without_phone(group.identity)
-                if identity is None:
-                    for item in kept.events:
-                        self.dead_letters.write(stream, item.record, REJECTED, conflicts[index])
-                    continue
-                kept.identity = identity
             if kept.events:
                 groups.append(kept)
         return EventChunk(groups)

@@ -28,6 +28,7 @@ from target_klaviyo.translate import (
 )
 
 FieldPath = tuple[str, ...]
+_SHORT = 25_000  # characters: a string this short is under 100 KB in any encoding
 
 # Dead-letter reasons: stable strings, counted in the run summary.
 NO_IDENTIFIER = "no usable identifier"
@@ -427,6 +428,13 @@ def translate_event(record: dict[str, Any], rules: EventRules) -> EventItem | Re
         properties[phone_name] = identity.phone_number
     for path, name in rules.plan(contract_metric, record):
         value = record.get(path[0]) if len(path) == 1 else get_path(record, path)
+        if value is None:
+            continue
+        kind = type(value)
+        # Most values are short strings, numbers and booleans: nothing to fit (kept cheap).
+        if (kind is str and len(value) <= _SHORT) or kind is int or kind is bool or kind is float:
+            properties[name] = value
+            continue
         if is_empty(value):
             continue
         value = fit_value(value, 1, rules.cuts)

@@ -49,12 +49,17 @@ class ProfileGroup:
     identity: Identity
     events: list[EventItem] = field(default_factory=list)
     encoded: list[bytes] = field(default_factory=list)
+    profile: bytes = b""  # the identity's attributes, encoded
+
+    def __post_init__(self) -> None:
+        if not self.profile:
+            self.profile = encode(self.identity.attributes())
 
     def to_bytes(self) -> bytes:
         return b"".join(
             (
                 _GROUP_PREFIX,
-                encode(self.identity.attributes()),
+                self.profile,
                 _GROUP_MIDDLE,
                 b",".join(self.encoded),
                 _GROUP_SUFFIX,
@@ -95,14 +100,7 @@ class EventChunking:
     oversized: list[Oversized]
 
 
-def _group_overhead(identity: Identity) -> int:
-    return (
-        len(_GROUP_PREFIX)
-        + len(encode(identity.attributes()))
-        + len(_GROUP_MIDDLE)
-        + len(_GROUP_SUFFIX)
-        + 1
-    )
+_GROUP_FRAME = len(_GROUP_PREFIX) + len(_GROUP_MIDDLE) + len(_GROUP_SUFFIX) + 1
 
 
 def chunk_events(
@@ -128,8 +126,10 @@ def chunk_events(
             continue
         seen.add(dedup_key)
         encoded = encode(item.resource)
+        item.resource = {}  # from here on the encoded bytes are what is sent: free the dicts
         group = groups.get(key)
-        extra = len(encoded) + 1 + (0 if group is not None else _group_overhead(item.identity))
+        new_group = ProfileGroup(item.identity) if group is None else None
+        extra = len(encoded) + 1 + (_GROUP_FRAME + len(new_group.profile) if new_group else 0)
         if extra + len(_EVENTS_PREFIX) + len(_SUFFIX) > max_bytes:
             oversized.append(Oversized(item, extra))
             continue
@@ -139,9 +139,10 @@ def chunk_events(
             group = None
             size = len(_EVENTS_PREFIX) + len(_SUFFIX)
             count = 0
-            extra = len(encoded) + 1 + _group_overhead(item.identity)
+            new_group = new_group or ProfileGroup(item.identity)
+            extra = len(encoded) + 1 + _GROUP_FRAME + len(new_group.profile)
         if group is None:
-            group = groups[key] = ProfileGroup(item.identity)
+            group = groups[key] = new_group or ProfileGroup(item.identity)
         group.events.append(item)
         group.encoded.append(encoded)
         size += extra
