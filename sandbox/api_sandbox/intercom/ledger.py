@@ -30,10 +30,7 @@ def conversation_created(conversation: Conversation) -> LedgerEntry | None:
     return LedgerEntry(
         key=f"conversation:{cid}:created",
         metric="Created Conversation",
-        object_type="conversation",
-        object_id=cid,
         contact_id=conversation.source_author_id,
-        part_id=None,
         time=conversation.created_at,
     )
 
@@ -46,10 +43,7 @@ def conversation_replied(conversation: Conversation, part: Part) -> LedgerEntry 
     return LedgerEntry(
         key=f"conversation:{cid}:part:{part.id}:replied",
         metric="Replied to Conversation",
-        object_type="conversation",
-        object_id=cid,
         contact_id=part.author_id,
-        part_id=str(part.id),
         time=part.created_at,
     )
 
@@ -63,10 +57,7 @@ def conversation_rated(conversation: Conversation) -> LedgerEntry | None:
     return LedgerEntry(
         key=f"conversation:{cid}:rated:{rating.updated_at}:{rating.rating}",
         metric="Rated Conversation",
-        object_type="conversation",
-        object_id=cid,
         contact_id=rating.contact_id,
-        part_id=None,
         time=rating.updated_at,
     )
 
@@ -79,10 +70,7 @@ def conversation_read(conversation: Conversation) -> LedgerEntry | None:
     return LedgerEntry(
         key=f"conversation:{cid}:read:{last_admin_reply_key(conversation)}",
         metric="Read Conversation",
-        object_type="conversation",
-        object_id=cid,
         contact_id=conversation.contact_ids[0] if conversation.contact_ids else None,
-        part_id=None,
         time=conversation.updated_at,
     )
 
@@ -95,10 +83,7 @@ def ticket_created(ticket: Ticket) -> list[LedgerEntry]:
         LedgerEntry(
             key=f"ticket:{tid}:created",
             metric="Created Ticket",
-            object_type="ticket",
-            object_id=tid,
             contact_id=contact,
-            part_id=None,
             time=ticket.created_at,
         )
     ]
@@ -107,10 +92,7 @@ def ticket_created(ticket: Ticket) -> list[LedgerEntry]:
             LedgerEntry(
                 key=f"ticket:{tid}:submitted:created",
                 metric="Submitted Ticket",
-                object_type="ticket",
-                object_id=tid,
                 contact_id=contact,
-                part_id=None,
                 time=ticket.created_at,
             )
         )
@@ -124,10 +106,7 @@ def ticket_part_event(ticket: Ticket, part: Part) -> LedgerEntry | None:
         return LedgerEntry(
             key=f"ticket:{tid}:part:{part.id}:replied",
             metric="Replied to Ticket",
-            object_type="ticket",
-            object_id=tid,
             contact_id=part.author_id,
-            part_id=str(part.id),
             time=part.created_at,
         )
     if (
@@ -139,10 +118,7 @@ def ticket_part_event(ticket: Ticket, part: Part) -> LedgerEntry | None:
         return LedgerEntry(
             key=f"ticket:{tid}:part:{part.id}:{suffix}",
             metric=metric,
-            object_type="ticket",
-            object_id=tid,
             contact_id=ticket.contact_ids[0] if ticket.contact_ids else None,
-            part_id=str(part.id),
             time=part.created_at,
         )
     return None

@@ -187,15 +187,29 @@ class Ticket:
 
 @dataclass(slots=True)
 class LedgerEntry:
-    """One contract event the data set holds, recorded when the generator or a mutation made it."""
+    """One contract event the data set holds, recorded when the generator or a mutation made it.
+
+    The object and part ids are read back from the key (`{type}:{id}:...`, `...:part:{part id}:...`):
+    a 100,000-conversation data set holds ~400,000 entries, so each keeps only what it must.
+    """
 
     key: str
     metric: str
-    object_type: str
-    object_id: str
     contact_id: str | None
-    part_id: str | None
     time: int
+
+    @property
+    def object_type(self) -> str:
+        return self.key.split(":", 1)[0]
+
+    @property
+    def object_id(self) -> str:
+        return self.key.split(":", 2)[1]
+
+    @property
+    def part_id(self) -> str | None:
+        pieces = self.key.split(":")
+        return pieces[3] if pieces[2] == "part" else None
 
     def to_json(self) -> dict[str, Any]:
         return {
