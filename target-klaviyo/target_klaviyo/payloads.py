@@ -36,10 +36,12 @@ _EVENT_POINTER = re.compile(
 _PROFILE_POINTER = re.compile(r"^/data/attributes/profiles/data/(\d+)")
 
 
+# One encoder for the whole run: json.dumps with options builds a new one on every call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=json_default)
+
+
 def encode(value: Any) -> bytes:
-    return json.dumps(
-        value, separators=(",", ":"), ensure_ascii=False, default=json_default
-    ).encode()
+    return _ENCODER.encode(value).encode()
 
 
 @dataclass
