@@ -197,7 +197,10 @@ class IntercomClient:
         ) as exc:
             raise _Transient(f"{type(exc).__name__} on {method} {_path_of(url)}") from None
         finally:
-            self.limiter.release(response.headers if response is not None else None)
+            # A 429's "Remaining: 0" is not fed to the shared budget: only the throttled request
+            # waits (see RateLimiter.throttled); answered requests keep the budget current.
+            answered = response is not None and response.status_code != 429
+            self.limiter.release(response.headers if answered else None)
             with self._stats_lock:
                 self.requests += 1
                 if response is not None:

@@ -1,0 +1,146 @@
+"""API versions, injected faults, and fatal errors, over HTTP against the Intercom stand-in."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tap_test_support import HISTORY_END, dataset, ledger_keys, make_config, run_tap_in_process
+
+from api_sandbox.settings import FaultSettings
+from api_sandbox.testing import control
+from tap_intercom_events.client import IntercomClient, IntercomError
+
+RUN_AT = HISTORY_END + 3600
+SELECTION = ("contacts", "conversations", "tickets", "conversation_events", "ticket_events")
+
+
+def rated_at_request_time(key: str, url: str) -> str:
+    """2.11 has no conversation_rating.updated_at: the contract then times a rating at created_at."""
+    if ":rated:" not in key:
+        return key
+    _, conversation_id, _, _, value = key.split(":")
+    conversation = next(c for c in dataset(url, "conversations") if str(c["id"]) == conversation_id)
+    requested_at = conversation["conversation_rating"]["created_at"]
+    return f"conversation:{conversation_id}:rated:{requested_at}:{value}"
+
+
+@pytest.mark.parametrize("version", ["2.11", "2.14", "2.16"])
+def test_api_versions_give_the_full_event_set(start_intercom: Any, version: str) -> None:
+    url = start_intercom(seed=21, contacts=15, conversations=20, tickets=10)
+    result = run_tap_in_process(
+        make_config(url, api_version=version), streams=SELECTION, now=RUN_AT
+    )
+    expected = set(ledger_keys(url))
+    if version == "2.11":
+        expected = {rated_at_request_time(key, url) for key in expected}
+    assert result.event_ids() == expected
+    tickets = result.records["tickets"]
+    if version == "2.11":
+        assert all(isinstance(t["ticket_state"], str) for t in tickets)
+    else:
+        assert all(isinstance(t["ticket_state"], dict) for t in tickets)
+    priorities = {e["priority"] for e in result.records["conversation_events"]}
+    if version == "2.16":
+        assert priorities <= {"none", "low", "medium", "high", "urgent"}
+    else:
+        assert priorities <= {"priority", "not_priority"}
+    # Admin names resolve whatever type the version gives assignee ids.
+    admins = {a["name"] for a in dataset(url, "admins")}
+    named = [e["assigned_admin_name"] for e in result.events() if e["assigned_admin_name"]]
+    assert named
+    assert set(named) <= admins
+
+
+def by_key(result: Any) -> dict[str, list[Any]]:
+    keys = {"conversation_events": "event_id", "ticket_events": "event_id"}
+    return {
+        stream: sorted(records, key=lambda r: str(r[keys.get(stream, "id")]))
+        for stream, records in result.records.items()
+    }
+
+
+def test_injected_500s_and_429s_do_not_change_the_records(start_intercom: Any) -> None:
+    # Small: each 429 waits for the stand-in's next 10-second window, as Intercom's would.
+    sizes = {"seed": 22, "contacts": 6, "conversations": 8, "tickets": 3}
+    clean_url = start_intercom(**sizes)
+    faulty_url = start_intercom(
+        **sizes, faults=FaultSettings(error_rate=0.1, throttle_rate=0.1, seed=5)
+    )
+    clean = run_tap_in_process(make_config(clean_url), now=RUN_AT)
+    faulty = run_tap_in_process(make_config(faulty_url, max_concurrency=8), now=RUN_AT)
+    injected = control(faulty_url, "faults")["injected"]
+    assert injected.get("error", 0) >= 2
+    assert injected.get("throttle", 0) >= 2
+    assert by_key(faulty) == by_key(clean)
+    assert faulty.event_ids() == set(ledger_keys(faulty_url))
+
+
+def test_empty_bodies_and_dropped_connections_are_retried(start_intercom: Any) -> None:
+    url = start_intercom(
+        seed=23,
+        contacts=10,
+        conversations=12,
+        tickets=5,
+        faults=FaultSettings(empty_body_rate=0.1, drop_rate=0.1, seed=9),
+    )
+    result = run_tap_in_process(make_config(url), streams=SELECTION, now=RUN_AT)
+    injected = control(url, "faults")["injected"]
+    assert injected.get("empty_body", 0) >= 1
+    assert injected.get("drop", 0) >= 1
+    assert result.event_ids() == set(ledger_keys(url))
+    assert len(result.records["conversations"]) == 12
+
+
+def run_cli(config: dict[str, Any], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    config_file = tmp_path / "config.json"
+    config_file.write_text(json.dumps(config))
+    return subprocess.run(
+        [sys.executable, "-m", "tap_intercom_events", "--config", str(config_file)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_rejected_token_stops_with_one_clear_line_and_no_secret(
+    start_intercom: Any, tmp_path: Path
+) -> None:
+    url = start_intercom(contacts=3, conversations=2, tickets=1)
+    secret = "not-the-right-token-4f9a1c"
+    done = run_cli(make_config(url, access_token=secret), tmp_path)
+    assert done.returncode == 1
+    assert "Intercom rejected the access token (401 unauthorized" in done.stderr
+    assert "TAP_INTERCOM_EVENTS_ACCESS_TOKEN" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert secret not in done.stderr
+    assert secret not in done.stdout
+
+
+def test_bad_start_date_is_a_config_error_naming_the_setting(tmp_path: Path) -> None:
+    config = make_config("http://127.0.0.1:9", start_date="last tuesday")
+    done = run_cli(config, tmp_path)
+    assert done.returncode == 1
+    assert "start_date 'last tuesday' is not an ISO-8601" in done.stderr
+
+
+def test_client_skips_a_missing_object_and_names_other_client_errors(start_intercom: Any) -> None:
+    url = start_intercom(contacts=3, conversations=2, tickets=1)
+    client = IntercomClient(base_url=url, access_token="sandbox-intercom-token", api_version="2.14")
+    try:
+        assert client.get("/conversations/987654321", missing_ok=True) is None
+        with pytest.raises(IntercomError, match=r"Intercom answered 404 to GET /contacts/nope"):
+            client.get("/contacts/nope")
+        bad_version = IntercomClient(
+            base_url=url, access_token="sandbox-intercom-token", api_version="1.9"
+        )
+        with pytest.raises(IntercomError, match="intercom_version_invalid"):
+            bad_version.get("/admins")
+        bad_version.close()
+    finally:
+        client.close()
