@@ -199,8 +199,8 @@ class IntercomClient:
         finally:
             # A 429's "Remaining: 0" is not fed to the shared budget: only the throttled request
             # waits (see RateLimiter.throttled); answered requests keep the budget current.
-            answered = response is not None and response.status_code != 429
-            self.limiter.release(response.headers if answered else None)
+            answered = response if response is not None and response.status_code != 429 else None
+            self.limiter.release(answered.headers if answered is not None else None)
             with self._stats_lock:
                 self.requests += 1
                 if response is not None:
