@@ -355,3 +355,51 @@ def test_conversation_variety_in_api_shape(api: IntercomTestClient) -> None:
     assert any(len(c["contacts"]["contacts"]) >= 2 for c in conversations)
     for c in conversations:
         assert NOW - 31 * 86_400 <= c["created_at"] <= c["updated_at"] <= NOW
+
+
+# ---- smaller endpoints and the read-only control endpoints ---------------------------------------------
+
+
+def test_admin_by_id_and_ticket_states(api: IntercomTestClient) -> None:
+    admin = api.get("/admins/991267601").json()
+    assert (admin["type"], admin["name"]) == ("admin", "Ciaran Lee")
+    assert _error_codes(api.get("/admins/1")) == ["not_found"]
+    states = api.get("/ticket_states").json()
+    assert states["type"] == "list"
+    assert [s["category"] for s in states["data"]] == [
+        "submitted",
+        "in_progress",
+        "waiting_on_customer",
+        "resolved",
+    ]
+
+
+def test_display_as_plaintext_strips_html(api: IntercomTestClient) -> None:
+    html = api.get("/conversations/100020").json()
+    text = api.get("/conversations/100020", params={"display_as": "plaintext"}).json()
+    assert html["source"]["body"].startswith("<p>")
+    assert text["source"]["body"] == html["source"]["body"].removeprefix("<p>").removesuffix("</p>")
+    for part in text["conversation_parts"]["conversation_parts"]:
+        assert "<" not in (part["body"] or "")
+
+
+def test_dataset_ledger_and_stats_control_endpoints(api: IntercomTestClient) -> None:
+    contacts = api.control("dataset?kind=contacts")
+    assert contacts["kind"] == "contacts"
+    assert len(contacts["data"]) == 200
+    assert len(api.control("dataset?kind=conversations")["data"]) == 400
+    assert len(api.control("dataset?kind=tickets")["data"]) == 100
+    assert len(api.control("dataset?kind=admins")["data"]) == 7
+    assert len(api.control("dataset?kind=teams")["data"]) == 3
+    assert len(api.control("dataset?kind=tags")["data"]) == 24
+    bad = requests.get(f"{api.base_url}/_sandbox/dataset?kind=companies", timeout=10)
+    assert bad.status_code == 400
+    assert "kind must be one of" in bad.json()["error"]
+    resolved = api.control("ledger?metric=Resolved Ticket")["events"]
+    assert resolved
+    assert {e["metric"] for e in resolved} == {"Resolved Ticket"}
+    assert all(
+        e["key"] == f"ticket:{e['object_id']}:part:{e['part_id']}:resolved" for e in resolved
+    )
+    dataset = api.control("stats")["dataset"]
+    assert (dataset["seed"], dataset["now"], dataset["contacts"]) == (1, NOW, 200)

@@ -77,7 +77,7 @@ class IntercomApi:
     async def admin(self, request: web.Request) -> web.Response:
         admin = self.state.workspace.admins.get(request.match_info["id"])
         if admin is None:
-            return error_response(404, "admin_not_found", "Admin Not Found")
+            return _not_found("Admin")
         return json_response(render.admin(admin))
 
     async def teams(self, request: web.Request) -> web.Response:

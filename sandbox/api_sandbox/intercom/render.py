@@ -92,7 +92,7 @@ def me(ws: Workspace, admin_record: Admin) -> dict[str, Any]:
         "type": "app",
         "id_code": WORKSPACE_ID,
         "name": "Sandbox Workspace",
-        "created_at": ws.now - 400 * 86_400,
+        "created_at": ws.now - 30 * 86_400,
         "secure": False,
         "identity_verification": False,
         "timezone": "UTC",
