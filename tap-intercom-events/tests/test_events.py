@@ -391,3 +391,47 @@ def test_integer_assignee_ids_of_216_resolve() -> None:
     record = ticket_events(ticket([], admin_assignee_id=11, team_assignee_id=0), LOOKUPS)[0]
     assert record["assigned_admin_name"] == "Ana Admin"
     assert record["assigned_team"] is None
+
+
+def read_ids(convo: dict[str, Any], after: int) -> list[str]:
+    window = EventWindow(after=after, until=1_800_000_000)
+    return [
+        r["event_id"]
+        for r in conversation_events(convo, LOOKUPS, window)
+        if r["metric"] == "Read Conversation"
+    ]
+
+
+def test_read_after_an_admin_reply_in_the_window_is_new() -> None:
+    # last_admin_reply_at 1_700_000_200 is newer than the previous run's end: the key is new.
+    assert read_ids(conversation(read=True), after=1_700_000_100) == [
+        "conversation:100:read:1700000200"
+    ]
+
+
+def test_marked_read_later_with_an_old_key_is_emitted() -> None:
+    # Nothing but the read explains updated_at (no part or rating at 1_700_000_500).
+    assert read_ids(conversation(read=True), after=1_700_000_450) == [
+        "conversation:100:read:1700000200"
+    ]
+
+
+def test_rating_an_already_read_conversation_does_not_resend_read() -> None:
+    rated = conversation(
+        read=True,
+        updated_at=1_700_000_900,
+        conversation_rating={
+            "rating": 3,
+            "created_at": 1_700_000_800,
+            "updated_at": 1_700_000_900,
+            "contact": {"id": "c1"},
+        },
+    )
+    window = EventWindow(after=1_700_000_600, until=1_800_000_000)
+    ids = [r["event_id"] for r in conversation_events(rated, LOOKUPS, window)]
+    assert ids == ["conversation:100:rated:1700000900:3"]
+
+
+def test_a_note_on_an_already_read_conversation_does_not_resend_read() -> None:
+    noted = conversation(read=True, updated_at=1_700_000_400)  # part 3 (a note) is at 1_700_000_400
+    assert read_ids(noted, after=1_700_000_350) == []
