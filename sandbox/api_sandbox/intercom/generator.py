@@ -149,7 +149,8 @@ def reference_data(
         "partner", "reseller", "do not contact", "high value", "nps-promoter", "nps-detractor",
     )  # fmt: skip
     tags = {str(7_000_000 + i): Tag(str(7_000_000 + i), name) for i, name in enumerate(tag_names)}
-    created = now - HISTORY_SECONDS  # the workspace's ticket types date from the start of the history
+    # the workspace's ticket types date from the start of the history
+    created = now - HISTORY_SECONDS
     ticket_types = {
         "95": TicketType("95", "Refund Request", "Customer asks for money back", "💸", "Customer", created, created),
         "96": TicketType("96", "Account Access", "Login and 2FA problems", "🔑", "Customer", created, created),
