@@ -183,8 +183,10 @@ class IntercomApi:
             return error_response(
                 400, "parameter_invalid", "The request body must be a JSON object"
             )
-        if "query" not in body:
-            return error_response(400, "parameter_missing", "query is required")
+        if not isinstance(body.get("query"), dict):
+            return error_response(
+                400, "parameter_invalid", "query is required: a filter or an AND/OR group object"
+            )
         pagination = body.get("pagination") or {}
         if not isinstance(pagination, dict):
             return error_response(400, "parameter_invalid", "pagination must be an object")
