@@ -192,7 +192,8 @@ class KlaviyoClient:
         raise KlaviyoError(msg)
 
     def _send_once(self, endpoint: Endpoint, url: str, body: bytes | None) -> Reply:
-        self._limiters[endpoint.name].acquire()
+        limiter = self._limiters[endpoint.name]
+        sent_at = limiter.acquire()
         self.stats.count_request()
         try:
             response = self._session().request(
@@ -204,6 +205,8 @@ class KlaviyoClient:
             raise TransientError(type(exc).__name__) from None
         status = response.status_code
         headers = dict(response.headers)
+        if status == 429:
+            limiter.release(sent_at)
         if status in RETRYABLE_STATUSES:
             raise TransientError(f"HTTP {status}")
         if status == 403 and _is_cloudflare_challenge(headers):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections import deque
@@ -23,8 +24,8 @@ class WindowLimiter:
         burst: int,
         steady: int,
         *,
-        second: float = 1.02,
-        minute: float = 60.3,
+        second: float = 1.05,
+        minute: float = 60.5,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -42,17 +43,20 @@ class WindowLimiter:
         self._paused_until = 0.0
 
     def acquire(self) -> float:
-        """Block until a request may be sent; returns the seconds waited."""
-        waited = 0.0
+        """Block until a request may be sent; returns when it was counted (for `release`)."""
         while True:
             with self._lock:
                 now = self._clock()
                 wait = self._wait_needed(now)
                 if wait <= 0:
                     self._recent.append(now)
-                    return waited
+                    return now
             self._sleep(wait)
-            waited += wait
+
+    def release(self, sent_at: float) -> None:
+        """Uncount a request the server refused (429): Klaviyo does not count it either."""
+        with self._lock, contextlib.suppress(ValueError):  # already out of the window
+            self._recent.remove(sent_at)
 
     def _wait_needed(self, now: float) -> float:
         recent = self._recent
@@ -76,6 +80,9 @@ class Unlimited:
 
     def acquire(self) -> float:
         return 0.0
+
+    def release(self, sent_at: float) -> None:
+        pass
 
     def pause(self, seconds: float) -> None:
         pass

@@ -37,6 +37,10 @@ class ReentrantDrainError(RuntimeError):
 class KlaviyoSink(BatchSink):
     """What both delivering sinks share: the runtime, the re-entry guard, no timestamp parsing."""
 
+    # Records per drain (batch_size_rows overrides it): five full bulk event requests; smaller
+    # batches keep memory down while requests of earlier batches are still in flight.
+    MAX_SIZE_DEFAULT = 5000
+
     def __init__(
         self,
         target: TargetKlaviyo,

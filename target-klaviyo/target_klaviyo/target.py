@@ -161,7 +161,7 @@ class TargetKlaviyo(Target):
         th.Property(
             "max_pending_requests",
             th.IntegerType,
-            default=24,
+            default=16,
             description="Requests prepared but not yet finished before reading input pauses "
             "(bounds memory).",
         ),
@@ -308,7 +308,7 @@ class TargetKlaviyo(Target):
             dead_letters=dead_letters,
             stats=stats,
             max_concurrency=concurrency,
-            max_pending=max(concurrency, int(config.get("max_pending_requests", 24))),
+            max_pending=max(concurrency, int(config.get("max_pending_requests", 16))),
             dry_run=DryRunWriter(str(config.get("dry_run_path") or "klaviyo-dry-run.jsonl"))
             if dry_run
             else None,

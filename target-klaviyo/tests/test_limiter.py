@@ -76,3 +76,13 @@ def test_lower_bound_of_fixed_windows() -> None:
     assert lower_bound_seconds(151, 10, 150) == 60
     assert lower_bound_seconds(1, 10, 150) == 0
     assert lower_bound_seconds(0, 10, 150) == 0
+
+
+def test_a_refused_request_gives_its_place_back() -> None:
+    clock = FakeClock()
+    limiter = WindowLimiter(2, 100, second=1.0, minute=60.0, clock=clock, sleep=clock.sleep)
+    limiter.acquire()
+    refused = limiter.acquire()
+    limiter.release(refused)  # the server answered 429 and did not count it
+    limiter.acquire()
+    assert clock.now == 1000.0
