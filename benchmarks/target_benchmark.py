@@ -145,7 +145,12 @@ def contact_record(n: int) -> dict[str, Any]:
         "external_id": f"ext-{n}" if n % 2 else None,
         "name": f"Contact Number {n}",
         "avatar": {"type": "avatar", "image_url": f"https://img.bench.example/{n}.png"},
-        "location": {"type": "location", "city": "Austin", "country": "United States", "region": None},
+        "location": {
+            "type": "location",
+            "city": "Austin",
+            "country": "United States",
+            "region": None,
+        },
         "has_hard_bounced": False,
         "marked_email_as_spam": False,
         "unsubscribed_from_emails": n % 7 == 0,
@@ -214,14 +219,25 @@ def write_input(path: Path, events: int, profiles: int) -> dict[str, int]:
     """Contacts first, then events (two thirds conversation, one third ticket), interleaved in
     runs like a tap's pages, with a state line every 5,000 events."""
     conversation_share = (events * 2 // 3) // EVENTS_PER_REQUEST * EVENTS_PER_REQUEST
-    counts = {"conversation_events": conversation_share, "ticket_events": events - conversation_share}
+    counts = {
+        "conversation_events": conversation_share,
+        "ticket_events": events - conversation_share,
+    }
     start = 1_767_225_600  # 2026-01-01
     with path.open("w") as out:
         for stream in ("contacts", "conversation_events", "ticket_events"):
-            schema = {"type": "SCHEMA", "stream": stream, "schema": SCHEMAS[stream], "key_properties": KEYS[stream]}
+            schema = {
+                "type": "SCHEMA",
+                "stream": stream,
+                "schema": SCHEMAS[stream],
+                "key_properties": KEYS[stream],
+            }
             out.write(json.dumps(schema) + "\n")
         for n in range(profiles):
-            out.write(json.dumps({"type": "RECORD", "stream": "contacts", "record": contact_record(n)}) + "\n")
+            out.write(
+                json.dumps({"type": "RECORD", "stream": "contacts", "record": contact_record(n)})
+                + "\n"
+            )
         made = {"conversation_events": 0, "ticket_events": 0}
         written = 0
         while written < events:
@@ -231,13 +247,27 @@ def write_input(path: Path, events: int, profiles: int) -> dict[str, int]:
                         break
                     n = made[stream]
                     record = event_record(stream, n, (n * 7919) % profiles, start)
-                    out.write(json.dumps({"type": "RECORD", "stream": stream, "record": record}) + "\n")
+                    out.write(
+                        json.dumps({"type": "RECORD", "stream": stream, "record": record}) + "\n"
+                    )
                     made[stream] += 1
                     written += 1
                     if written % 5000 == 0:
-                        out.write(json.dumps({"type": "STATE", "value": {"events": written}}) + "\n")
+                        out.write(
+                            json.dumps({"type": "STATE", "value": {"events": written}}) + "\n"
+                        )
         out.write(json.dumps({"type": "STATE", "value": {"events": written, "done": True}}) + "\n")
     return counts
+
+
+def sandbox_cpu_seconds(sandbox: SandboxProcess) -> float | None:
+    """CPU the stand-in used (it shares the machine's two cores with the target)."""
+    process = getattr(sandbox, "_process", None)
+    if process is None:
+        return None
+    fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return round((int(fields[11]) + int(fields[12])) / ticks, 2)
 
 
 def lower_bound(requests: int, burst: int, steady: int) -> float:
@@ -246,7 +276,9 @@ def lower_bound(requests: int, burst: int, steady: int) -> float:
     return float(max(math.ceil(requests / burst) - 1, (math.ceil(requests / steady) - 1) * 60))
 
 
-def run(mode: str, input_path: Path, counts: dict[str, int], profiles: int, workdir: Path) -> dict[str, Any]:
+def run(
+    mode: str, input_path: Path, counts: dict[str, int], profiles: int, workdir: Path
+) -> dict[str, Any]:
     limits = mode == "limits"
     sandbox_args = ["--only", "klaviyo", "--klaviyo-key", KEY, "--klaviyo-job-seconds", "0.5"]
     sandbox_args += ["--klaviyo-rate-scale", "1" if limits else "0"]
@@ -281,10 +313,11 @@ def run(mode: str, input_path: Path, counts: dict[str, int], profiles: int, work
             msg = f"target-klaviyo exited with {process.returncode}; see {log_path}"
             raise RuntimeError(msg)
         report = control(url, "report")
+        sandbox_cpu = sandbox_cpu_seconds(sandbox)
     summary = [
-        line.split("target-klaviyo:", 1)[-1].strip()
+        line.split("| target-klaviyo", 1)[-1].strip(" |")
         for line in log_path.read_text().splitlines()
-        if "summary" in line or "progress:" in line or "  " in line.split("target-klaviyo:", 1)[-1][:3]
+        if "| target-klaviyo " in line and ("progress:" in line or "summary" in line)
     ]
     stored = sum(m["events"] for m in report["metrics"].values())
     expected = sum(counts.values())
@@ -301,6 +334,9 @@ def run(mode: str, input_path: Path, counts: dict[str, int], profiles: int, work
         "throttled": report["throttled"],
         "requests": report["requests"],
         "events_per_second": round(expected / elapsed),
+        "target_cpu_seconds": round(usage.ru_utime + usage.ru_stime, 2),
+        "events_per_target_cpu_second": round(expected / (usage.ru_utime + usage.ru_stime)),
+        "sandbox_cpu_seconds": sandbox_cpu,
         "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),  # Linux: kilobytes
         "lower_bound_seconds": bound,
         "bound_over_actual": round(bound / elapsed, 3) if limits else None,

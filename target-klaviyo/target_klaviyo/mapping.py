@@ -337,6 +337,9 @@ class EventRules:
     earliest_year: int  # Klaviyo refuses older events
     backfill_before: str | None  # ISO UTC; None: never backfill
     max_properties: int
+    # Fields the stream's schema types as strings only: a number there is sent as a string
+    # (contract "Types": Ticket ID is a string).
+    string_fields: frozenset[str] = frozenset()
     cuts: LimitCounter = field(default_factory=LimitCounter)
     _plans: dict[str, list[tuple[FieldPath, str]]] = field(default_factory=dict)
     _identity_names: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
@@ -432,8 +435,11 @@ def translate_event(record: dict[str, Any], rules: EventRules) -> EventItem | Re
             continue
         kind = type(value)
         # Most values are short strings, numbers and booleans: nothing to fit (kept cheap).
-        if (kind is str and len(value) <= _SHORT) or kind is int or kind is bool or kind is float:
+        if kind is str and len(value) <= _SHORT:
             properties[name] = value
+            continue
+        if kind is int or kind is bool or kind is float:
+            properties[name] = str(value) if path[0] in rules.string_fields else value
             continue
         if is_empty(value):
             continue

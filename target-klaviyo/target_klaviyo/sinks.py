@@ -106,6 +106,16 @@ def _date_time_fields(schema: dict[str, Any]) -> set[str]:
     return fields
 
 
+def _string_fields(schema: dict[str, Any]) -> frozenset[str]:
+    fields = set()
+    for name, prop in (schema.get("properties") or {}).items():
+        kinds = prop.get("type") if isinstance(prop, dict) else None
+        kinds = [kinds] if isinstance(kinds, str) else (kinds or [])
+        if "string" in kinds and not set(kinds) - {"string", "null"}:
+            fields.add(name)
+    return frozenset(fields)
+
+
 class EventSink(KlaviyoSink):
     """Records of an event stream -> POST /api/event-bulk-create-jobs."""
 
@@ -128,6 +138,7 @@ class EventSink(KlaviyoSink):
             earliest_year=runtime.earliest_event_year,
             backfill_before=runtime.backfill_before,
             max_properties=runtime.max_event_properties,
+            string_fields=_string_fields(schema),
         )
         # Date-time properties other than the event time are normalised to ISO-8601 UTC too.
         self._time_properties = _date_time_fields(schema) - mapping.used_fields()

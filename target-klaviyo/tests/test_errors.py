@@ -165,3 +165,17 @@ def test_no_secret_in_logs_errors_or_dead_letters(
     letters = (klaviyo.workdir / "dead-letters.jsonl").read_text()
     assert KEY not in letters
     assert KEY not in run.log
+
+
+def test_timeouts_are_retried_then_fail_without_state(
+    klaviyo: Klaviyo, caplog: pytest.LogCaptureFixture
+) -> None:
+    klaviyo.control("faults", {"latency_ms": 400})
+    config = klaviyo.config(request_timeout=0.1, max_retries=1, backoff_base_seconds=0.01)
+    run = run_target(config, events_input(2, {"s": 1}), caplog)
+    assert isinstance(run.error, KlaviyoError)
+    assert str(run.error) == (
+        "POST /api/event-bulk-create-jobs kept failing after retries: ReadTimeout"
+    )
+    assert "retries: 1," in run.log
+    assert run.state_lines == []

@@ -323,3 +323,11 @@ def test_contact_without_identifier_is_rejected() -> None:
     mapping = ProfileMapping.from_config("contacts", DEFAULT_PROFILE_STREAMS["contacts"])
     result = translate_profile(record, mapping, Renames(), "US", LimitCounter())
     assert result == Rejection(NO_IDENTIFIER, "no email, valid phone number or external_id")
+
+
+def test_a_number_in_a_string_field_is_sent_as_a_string() -> None:
+    typed = rules("ticket_events", string_fields=frozenset({"ticket_id"}))
+    record = ticket_event(5, 8, ticket_id=5, ticket_part_count=2)
+    properties = event(record, typed).resource["attributes"]["properties"]
+    assert properties["Ticket ID"] == "5"
+    assert properties["Ticket Part Count"] == 2
