@@ -415,7 +415,7 @@ class _Builder:
     def _support_thread(self, conversation: Conversation, members: list[Contact]) -> None:
         """Contact-initiated: bot/admin assignment, replies both ways, notes, close, maybe reopen, rating."""
         rng = self.rng
-        replies = rng.randint(2, 12)
+        replies = rng.randint(3, 14)
         count = replies + 3
         times = self._times(conversation.created_at, count, rng.choice((3600, 6 * 3600, 3 * DAY)))
         parts = conversation.parts
