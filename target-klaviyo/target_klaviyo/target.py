@@ -96,7 +96,7 @@ class TargetKlaviyo(Target):
         th.Property(
             "event_streams",
             th.ObjectType(additional_properties=True),
-            description="Streams delivered as events, by stream name: {metric | metric_field, "
+            description="Streams delivered as events, by stream name: {metric or metric_field, "
             "unique_id_field, time_field, email_field, phone_field, external_id_field, value_field, "
             "properties: {field: property name}}. Merged over the defaults for "
             "tap-intercom-events' conversation_events and ticket_events.",
