@@ -114,6 +114,21 @@ def _settings(args: argparse.Namespace) -> tuple[IntercomSettings | None, Klaviy
     )
 
 
+def _check(args: argparse.Namespace) -> None:
+    """Fail before starting anything, with one line naming the bad flag."""
+    for flag in ("contacts", "conversations", "tickets", "intercom_rate_limit"):
+        if getattr(args, flag) < 0:
+            msg = f"--{flag.replace('_', '-')} must be >= 0, got {getattr(args, flag)}"
+            raise ValueError(msg)
+    if args.klaviyo_rate_scale < 0:
+        msg = f"--klaviyo-rate-scale must be >= 0, got {args.klaviyo_rate_scale}"
+        raise ValueError(msg)
+    intercom, klaviyo = _settings(args)
+    for settings in (intercom, klaviyo):
+        if settings is not None:
+            settings.faults.validate()
+
+
 async def _serve(args: argparse.Namespace) -> None:
     from api_sandbox.server import build_apps, start_sites
 
@@ -135,6 +150,11 @@ async def _serve(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "serve":
+        try:
+            _check(args)
+        except ValueError as exc:
+            print(f"api-sandbox: {exc}", file=sys.stderr)
+            return 2
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(_serve(args))
         return 0

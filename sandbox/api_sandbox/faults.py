@@ -34,14 +34,7 @@ class FaultInjector:
         self.configure(settings)
 
     def configure(self, settings: FaultSettings) -> None:
-        for name in ("error_rate", "throttle_rate", "empty_body_rate", "drop_rate"):
-            value = getattr(settings, name)
-            if not 0.0 <= value <= 1.0:
-                msg = f"fault {name} must be between 0 and 1, got {value}"
-                raise ValueError(msg)
-        if settings.latency_ms < 0:
-            msg = f"fault latency_ms must be >= 0, got {settings.latency_ms}"
-            raise ValueError(msg)
+        settings.validate()
         self.settings = settings
         self._random = random.Random(settings.seed)
 

@@ -19,7 +19,16 @@ class FaultSettings:
     drop_rate: float = 0.0  # connection closed with no response, after the request was processed
     seed: int = 0
 
-    FIELDS = ("latency_ms", "error_rate", "throttle_rate", "empty_body_rate", "drop_rate", "seed")
+    def validate(self) -> None:
+        """Raise ValueError naming the first setting out of range."""
+        for name in ("error_rate", "throttle_rate", "empty_body_rate", "drop_rate"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                msg = f"fault {name} must be between 0 and 1, got {value}"
+                raise ValueError(msg)
+        if self.latency_ms < 0:
+            msg = f"fault latency_ms must be >= 0, got {self.latency_ms}"
+            raise ValueError(msg)
 
 
 @dataclass
