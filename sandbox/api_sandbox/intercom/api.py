@@ -10,7 +10,7 @@ from aiohttp import web
 
 from api_sandbox.intercom import render
 from api_sandbox.intercom.errors import error_response, json_response
-from api_sandbox.intercom.model import Contact, Conversation, Ticket
+from api_sandbox.intercom.model import Contact, Conversation, Ticket, Workspace
 from api_sandbox.intercom.paging import decode_cursor, page_of, per_page_value, sort_key
 from api_sandbox.intercom.search import (
     CONTACTS,
@@ -224,12 +224,11 @@ class IntercomApi:
             after = None if starting_after is None else decode_cursor(starting_after, signature)
         except SearchError as exc:
             return error_response(400, exc.code, exc.message)
-        records = _records(ws, resource)
         get = spec.get
         query_text = json.dumps(query, sort_keys=True)
         items, keys = state.sorted_results.get(
             (resource.name, query_text, sort_name, ws.version),
-            lambda: [(sort_key(get(r), r.id), r) for r in records if predicate(r)],
+            lambda: [(sort_key(get(r), r.id), r) for r in _records(ws, resource) if predicate(r)],
         )
         page = page_of(
             items, keys, descending=descending, per_page=per_page, after=after, signature=signature
@@ -257,7 +256,9 @@ class IntercomApi:
         )
 
 
-def _records(ws: Any, resource: Resource) -> list[Contact] | list[Conversation] | list[Ticket]:
+def _records(
+    ws: Workspace, resource: Resource
+) -> list[Contact] | list[Conversation] | list[Ticket]:
     if resource is CONTACTS:
         return [c for c in ws.contacts.values() if not c.deleted]
     if resource is CONVERSATIONS:
