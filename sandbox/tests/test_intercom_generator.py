@@ -128,6 +128,13 @@ def test_conversation_variety(data: dict[str, Any]) -> None:
     assert {len(c["contacts"]["contacts"]) for c in conversations} == {1, 2, 3}
     assert any(c["statistics"] is None for c in conversations)
     assert any(c["sla_applied"] is None for c in conversations)
+    assert {c["sla_applied"]["sla_status"] for c in conversations if c["sla_applied"]} == {
+        "hit",
+        "missed",
+        "active",
+        "cancelled",
+        None,
+    }
     assert {
         c["conversation_rating"]["rating"] for c in conversations if c["conversation_rating"]
     } == {1, 2, 3, 4, 5}

@@ -13,6 +13,7 @@ from typing import Any
 from api_sandbox.intercom import ledger
 from api_sandbox.intercom.model import (
     DAY,
+    SLA_STATUS_NULL,
     Admin,
     Contact,
     Conversation,
@@ -104,7 +105,8 @@ TICKET_DESCRIPTIONS = (
     "Customer reports the problem since Monday.",
     "Steps: open app, tap sync.",
 )
-SLA_STATUSES = ("hit", "missed", "active", "cancelled")
+# "if there are any canceled sla_events … the sla_status will always be returned as null"
+SLA_STATUSES = ("hit", "missed", "active", "cancelled", SLA_STATUS_NULL)
 # state transitions a ticket makes; resolved may reopen to in_progress
 TICKET_NEXT = {
     "submitted": ("in_progress", "in_progress", "in_progress", "resolved"),

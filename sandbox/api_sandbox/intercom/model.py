@@ -15,6 +15,7 @@ CONTACT_ROLES = ("user", "lead")
 # Conversation priority as 2.16 names it; older versions collapse it to priority / not_priority.
 PRIORITIES = ("none", "low", "medium", "high", "urgent")
 DAY = 86_400
+SLA_STATUS_NULL = "<null>"
 
 
 @dataclass(slots=True)
@@ -138,7 +139,8 @@ class Conversation:
     tags: list[tuple[str, int, str]]  # (tag id, applied_at, applied_by admin id)
     rating: Rating | None
     custom_attributes: dict[str, Any]
-    sla_status: str | None  # None: sla_applied is null
+    # None: sla_applied is null; SLA_STATUS_NULL: an sla_applied whose sla_status is null (cancelled events)
+    sla_status: str | None
     has_statistics: bool  # statistics is null on some (mostly outbound) conversations
     parts: list[Part] = field(default_factory=list)
 

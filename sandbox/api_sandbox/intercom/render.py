@@ -12,6 +12,7 @@ from api_sandbox.intercom.generator import BOT_ID
 from api_sandbox.intercom.model import (
     CONTACT_ROLES,
     PRIORITIES,
+    SLA_STATUS_NULL,
     Admin,
     Contact,
     Conversation,
@@ -342,7 +343,7 @@ def conversation(
             {
                 "type": "conversation_sla_summary",
                 "sla_name": "Standard",
-                "sla_status": conv.sla_status,
+                "sla_status": None if conv.sla_status == SLA_STATUS_NULL else conv.sla_status,
             }
             if conv.sla_status is not None
             else None
