@@ -92,7 +92,7 @@ class IncrementalMixin:
         return plan_window(
             bookmark=None if bookmark is None else int(bookmark),
             events_after=None if events_after is None else int(events_after),
-            start_date=parse_start_date(self.config["start_date"]),
+            start_date=parse_start_date(self.config.get("start_date") or 0),
             lookback=int(self.config.get("lookback_window_seconds", 0)),
             now=int(self.intercom_tap.sync_started_at),  # type: ignore[attr-defined]
         )
