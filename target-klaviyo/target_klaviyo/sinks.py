@@ -61,11 +61,13 @@ class KlaviyoSink(BatchSink):
     def process_batch(self, context: dict) -> None:
         if self._draining:
             msg = f"stream '{self.stream_name}': a drain was interrupted; not acknowledging its records"
+            self.logger.error("%s (rerun from the last state line)", msg)
             raise ReentrantDrainError(msg)
         records = context.get("records")
         if records is None:
             if self.current_size:
                 msg = f"stream '{self.stream_name}': asked to drain a batch that holds no records"
+                self.logger.error("%s (rerun from the last state line)", msg)
                 raise ReentrantDrainError(msg)
             return
         self._draining = True

@@ -131,3 +131,39 @@ def test_reentered_drain_is_refused(klaviyo: Klaviyo) -> None:
     target.runtime.delivery.wait_all()
     target.finish()
     assert [e["unique_id"] for e in klaviyo.events()] == ["conversation:1:created"]
+
+
+def test_sigterm_mid_run_never_acknowledges_unsent_records(
+    klaviyo: Klaviyo, tmp_path: Path
+) -> None:
+    """On SIGTERM the SDK drains every sink and writes state; whatever state comes out must be
+    covered by events Klaviyo accepted, and a rerun from it completes the set exactly."""
+    klaviyo.control("faults", {"latency_ms": 120})
+    config = klaviyo.config(
+        events_per_request=20,
+        batch_size_rows=100,
+        max_concurrency=2,
+        max_pending_requests=2,
+        state_interval_seconds=0.2,
+    )
+    config_path = tmp_path / "config.json"
+    config_path.write_text(json.dumps(config))
+    first = start_target(config_path, tap_output(0))
+    deadline = time.monotonic() + 60
+    while klaviyo.control("stats")["requests"].get("POST /api/event-bulk-create-jobs", 0) < 15:
+        assert time.monotonic() < deadline, "the target sent too few requests"
+        time.sleep(0.02)
+    first.send_signal(signal.SIGTERM)
+    stdout, _ = first.communicate(timeout=60)
+    states = [json.loads(line) for line in stdout.splitlines() if line.strip()]
+    accepted = {e["unique_id"] for e in klaviyo.events()}
+    resume_at = states[-1]["offset"] if states else 0
+    assert {f"conversation:{i}:part:{i}:replied" for i in range(resume_at)} <= accepted
+
+    klaviyo.control("faults", {"latency_ms": 0})
+    second = start_target(config_path, tap_output(resume_at))
+    second.communicate(timeout=120)
+    assert second.returncode == 0
+    stored = [e["unique_id"] for e in klaviyo.events()]
+    assert len(stored) == EVENTS
+    assert set(stored) == {f"conversation:{i}:part:{i}:replied" for i in range(EVENTS)}
