@@ -7,12 +7,14 @@ events) read the fetched detail from a per-parent cache on the tap, so their con
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from singer_sdk import metrics
 from singer_sdk.helpers.types import Context
 from singer_sdk.streams import Stream
 
@@ -21,7 +23,11 @@ from tap_intercom_events.base import IncrementalMixin, IntercomStream
 from tap_intercom_events.paging import search_pages
 from tap_intercom_events.search import SyncWindow, search_body
 
-LOOKAHEAD_PAGES = 2  # pages whose details are being fetched while the oldest one is emitted
+LOOKAHEAD_PAGES = 2
+QUIET_METRICS = logging.getLogger("tap-intercom-events.child-metrics")
+QUIET_METRICS.setLevel(
+    logging.WARNING
+)  # pages whose details are being fetched while the oldest one is emitted
 
 Json = dict[str, Any]
 
@@ -183,6 +189,23 @@ class _ChildStream(Stream):
 
     state_partitioning_keys: ClassVar[list[str]] = []
     object_type: ClassVar[str]  # the parent's: "conversation" | "ticket"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Children sync once per parent: their per-sync INFO lines ("Beginning sync", record_count,
+        # sync_duration) would be 3 lines per conversation. The tap's progress and summary lines
+        # count their records instead.
+        self.logger.setLevel(logging.WARNING)
+
+    def get_record_counter(self, **kwargs: Any) -> metrics.Counter:
+        counter = super().get_record_counter(**kwargs)
+        counter.logger = QUIET_METRICS
+        return counter
+
+    def get_sync_timer(self) -> metrics.Timer:
+        timer = super().get_sync_timer()
+        timer.logger = QUIET_METRICS
+        return timer
 
     @property
     def id_key(self) -> str:

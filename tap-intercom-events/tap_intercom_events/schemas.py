@@ -60,6 +60,7 @@ TICKET_TYPE = _props(
     th.Property("description", th.StringType(nullable=True)),
     th.Property("category", th.StringType(nullable=True)),
     th.Property("icon", th.StringType(nullable=True)),
+    th.Property("workspace_id", th.StringType(nullable=True)),
     th.Property("archived", th.BooleanType(nullable=True)),
     th.Property("is_internal", th.BooleanType(nullable=True)),
     th.Property("created_at", EPOCH),
@@ -159,6 +160,7 @@ _PART_COMMON = (
     th.Property("attachments", th.ArrayType(ANY_OBJECT, nullable=True)),
     th.Property("external_id", th.StringType(nullable=True)),
     th.Property("redacted", th.BooleanType(nullable=True)),
+    th.Property("app_package_code", th.StringType(nullable=True)),
 )
 
 CONVERSATION_PART = _props(

@@ -67,6 +67,8 @@ def test_full_sync_emits_exactly_the_ledger_and_complete_lookups(start_intercom:
     # Every contact once, with all its tag names; every part once, with its parent's id.
     tag_names = {t["id"]: t["name"] for t in dataset(url, "tags")}
     emitted_contacts = result.records["contacts"]
+    assert any(c["tags"]["has_more"] for c in contacts.values())  # the >10 tags path is exercised
+    assert control(url, "stats")["requests"].get("GET /contacts/{id}/tags", 0) >= 1
     assert sorted(c["id"] for c in emitted_contacts) == sorted(contacts)
     for record in emitted_contacts:
         raw_tags = contacts[record["id"]]["tags"]
