@@ -6,6 +6,7 @@ Records the quirk tests look at are made by mutations at hand-picked times after
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -367,7 +368,10 @@ def _walk(api: IntercomTestClient, pages: int) -> list[str]:
 
 
 def test_cursor_repeat_rate_one_sends_the_client_back(api: IntercomTestClient) -> None:
-    assert api.control("quirks", {"cursor_repeat_rate": 1.0}) == {"cursor_repeat_rate": 1.0}
+    assert api.control("quirks", {"cursor_repeat_rate": 1.0}) == {
+        "cursor_repeat_rate": 1.0,
+        "contact_search_delay_seconds": 0.0,
+    }
     c1, c2, c3, c4 = _walk(api, 4)
     # page 2 (reached with c1) points back at c1: A -> B -> A -> B, the loop peers hit
     assert c2 == c1
@@ -391,9 +395,36 @@ def test_without_the_quirk_cursors_never_repeat(api: IntercomTestClient) -> None
 
 
 @pytest.mark.parametrize(
-    "body", [{"cursor_repeat_rate": 2}, {"cursor_repeat_rate": "x"}, {"loop": 1}]
+    "body",
+    [
+        {"cursor_repeat_rate": 2},
+        {"cursor_repeat_rate": "x"},
+        {"loop": 1},
+        {"contact_search_delay_seconds": -1},
+        {"cursor_repeat_rate": 0.5, "contact_search_delay_seconds": "soon"},
+    ],
 )
 def test_bad_quirk_settings_are_400(api: IntercomTestClient, body: dict[str, Any]) -> None:
     response = requests.post(f"{api.base_url}/_sandbox/quirks", json=body, timeout=10)
     assert response.status_code == 400
     assert response.json()["error"].startswith("quirks:")
+    assert api.control("quirks") == {"cursor_repeat_rate": 0.0, "contact_search_delay_seconds": 0.0}
+
+
+def test_recently_edited_contacts_reach_search_after_the_delay(api: IntercomTestClient) -> None:
+    api.control("quirks", {"contact_search_delay_seconds": 1.0})
+    contact = api.get("/contacts", params={"per_page": 1}).json()["data"][0]
+    api.mutate(
+        {
+            "action": "edit_contact",
+            "contact_id": contact["id"],
+            "changes": {"email": "late@example.com"},
+        }
+    )
+    by_email = {"field": "email", "operator": "=", "value": "late@example.com"}
+    assert api.search_all("contacts", by_email) == []
+    assert api.get(f"/contacts/{contact['id']}").json()["email"] == "late@example.com"
+    time.sleep(1.1)
+    assert _ids(api.search_all("contacts", by_email)) == {contact["id"]}
+    # the quirk stays off for unedited contacts and for the list endpoint
+    assert api.get("/contacts").json()["total_count"] == 200

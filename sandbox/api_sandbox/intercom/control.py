@@ -14,7 +14,7 @@ from api_sandbox.intercom.mutations import MutationError, apply_mutations
 from api_sandbox.intercom.state import IntercomState
 
 RESET_FIELDS = ("seed", "contacts", "conversations", "tickets", "now")
-QUIRKS = ("cursor_repeat_rate",)
+QUIRKS = ("cursor_repeat_rate", "contact_search_delay_seconds")
 DATASET_KINDS = ("contacts", "conversations", "tickets", "admins", "teams", "tags")
 
 
@@ -135,6 +135,7 @@ class IntercomControl:
         )
 
     async def quirks(self, request: web.Request) -> web.Response:
+        """GET shows the quirk knobs; POST changes some of them (all are checked before any applies)."""
         repeater = self.state.cursor_repeater
         if request.method == "POST":
             try:
@@ -146,15 +147,22 @@ class IntercomControl:
                 return _bad_request(
                     f"quirks: unknown quirk(s) {', '.join(unknown)}; known: {', '.join(QUIRKS)}"
                 )
+            rate = body.get("cursor_repeat_rate", repeater.rate)
+            if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 <= rate <= 1:
+                return _bad_request(
+                    f"quirks: cursor_repeat_rate must be between 0 and 1, got {rate!r}"
+                )
+            delay = body.get("contact_search_delay_seconds", self.state.contact_search_delay)
+            if isinstance(delay, bool) or not isinstance(delay, int | float) or delay < 0:
+                return _bad_request(
+                    f"quirks: contact_search_delay_seconds must be >= 0, got {delay!r}"
+                )
             if "cursor_repeat_rate" in body:
-                rate = body["cursor_repeat_rate"]
-                if (
-                    isinstance(rate, bool)
-                    or not isinstance(rate, int | float)
-                    or not 0 <= rate <= 1
-                ):
-                    return _bad_request(
-                        f"quirks: cursor_repeat_rate must be between 0 and 1, got {rate!r}"
-                    )
                 repeater.configure(float(rate), self.faults.settings.seed)
-        return json_response({"cursor_repeat_rate": repeater.rate})
+            self.state.contact_search_delay = float(delay)
+        return json_response(
+            {
+                "cursor_repeat_rate": repeater.rate,
+                "contact_search_delay_seconds": self.state.contact_search_delay,
+            }
+        )

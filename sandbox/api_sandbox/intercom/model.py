@@ -88,6 +88,8 @@ class Contact:
     tags: list[tuple[str, int]]  # (tag id, applied_at)
     opted_out_subscription_ids: list[str]
     deleted: bool = False
+    # wall-clock time of the last edit: search sees it only `contact_search_delay_seconds` later
+    edited_at_clock: float = 0.0
 
 
 @dataclass(slots=True)
@@ -357,6 +359,7 @@ class Workspace:
     next_source_id: int
     generation_seconds: float = 0.0
     version: int = 0  # bumped on every change, so cached search results are dropped
+    last_contact_edit_clock: float = 0.0  # wall-clock time of the latest edit_contact
 
     def new_part_id(self) -> int:
         self.next_part_id += 1

@@ -402,6 +402,7 @@ def edit_contact(
         else:
             setattr(contact, name, value)
     contact.updated_at = at
+    contact.edited_at_clock = ws.last_contact_edit_clock = time.time()
     return {"contact_id": contact.id}
 
 

@@ -32,6 +32,9 @@ class IntercomState:
         self.rate_limiter = WindowRateLimiter(settings.rate_limit_per_minute)
         self.sorted_results = SortedResults()
         self.cursor_repeater = CursorRepeater(settings.faults.seed)
+        # "If a contact has recently been created … it may not appear" in search: an edited contact is
+        # missing from contact search for this long (quirk; 0 = at once)
+        self.contact_search_delay = 0.0
         self.requests: Counter[str] = Counter()
         self.statuses: Counter[str] = Counter()
         self.workspace = self._generate(settings)
