@@ -45,6 +45,9 @@ TEAM = _props(
     th.Property("type", th.StringType(nullable=True)),
     th.Property("name", th.StringType(nullable=True)),
     th.Property("admin_ids", th.ArrayType(ID, nullable=True)),
+    th.Property("admin_priority_level", ANY_OBJECT),
+    th.Property("assignment_limit", th.IntegerType(nullable=True)),
+    th.Property("distribution_method", th.StringType(nullable=True)),
 )
 
 TAG = _props(

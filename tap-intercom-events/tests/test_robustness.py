@@ -9,10 +9,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tap_test_support import HISTORY_END, dataset, ledger_keys, make_config, run_tap_in_process
+from tap_test_support import (
+    HISTORY_END,
+    dataset,
+    ledger_keys,
+    make_config,
+    run_tap_in_process,
+    selected_catalog,
+)
 
 from api_sandbox.settings import FaultSettings
 from api_sandbox.testing import control
+from tap_intercom_events import conversations as conversations_module
 from tap_intercom_events.client import IntercomClient, IntercomError
 
 RUN_AT = HISTORY_END + 3600
@@ -144,3 +152,50 @@ def test_client_skips_a_missing_object_and_names_other_client_errors(start_inter
         bad_version.close()
     finally:
         client.close()
+
+
+def test_conversation_gone_between_search_and_detail_is_skipped(
+    start_intercom: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = start_intercom(seed=24, contacts=6, conversations=8, tickets=2)
+    real_search_pages = conversations_module.search_pages
+
+    def with_a_ghost(*args: Any, **kwargs: Any) -> Any:
+        pages = list(real_search_pages(*args, **kwargs))
+        if kwargs["results_key"] == "conversations":
+            ghost = {**pages[0][0], "id": "987654321"}  # listed, but GET answers 404
+            pages[0] = [ghost, *pages[0]]
+        return iter(pages)
+
+    monkeypatch.setattr(conversations_module, "search_pages", with_a_ghost)
+    result = run_tap_in_process(make_config(url), streams=SELECTION, now=RUN_AT)
+    assert "987654321" not in {c["id"] for c in result.records["conversations"]}
+    assert len(result.records["conversations"]) == 8
+    assert result.event_ids() == set(ledger_keys(url))
+
+
+def test_cli_with_catalog_and_state_files_as_meltano_runs_it(
+    start_intercom: Any, tmp_path: Path
+) -> None:
+    url = start_intercom(seed=25, contacts=5, conversations=6, tickets=2)
+    catalog = tmp_path / "catalog.json"
+    catalog.write_text(json.dumps(selected_catalog(("conversations", "conversation_events"))))
+    state = tmp_path / "state.json"
+    # A bookmark after the whole history: only the state comes back, no record.
+    bookmark = {"replication_key": "updated_at", "replication_key_value": HISTORY_END}
+    state.write_text(
+        json.dumps({"bookmarks": {"conversations": {**bookmark, "events_after": HISTORY_END}}})
+    )
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(make_config(url)))
+    done = subprocess.run(
+        [sys.executable, "-m", "tap_intercom_events", "--config", str(config),
+         "--catalog", str(catalog), "--state", str(state)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    messages = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [m for m in messages if m["type"] == "RECORD"] == []
+    final = [m for m in messages if m["type"] == "STATE"][-1]["value"]["bookmarks"]["conversations"]
+    assert final["replication_key_value"] >= HISTORY_END
+    assert "sync summary:" in done.stderr
