@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import requests
@@ -403,3 +404,31 @@ def test_dataset_ledger_and_stats_control_endpoints(api: IntercomTestClient) -> 
     )
     dataset = api.control("stats")["dataset"]
     assert (dataset["seed"], dataset["now"], dataset["contacts"]) == (1, NOW, 200)
+
+
+def test_contact_fields_by_version(base_url: str) -> None:
+    def contacts(version: str) -> list[dict[str, Any]]:
+        page = IntercomTestClient(base_url, version=version).get(
+            "/contacts", params={"per_page": 150}
+        )
+        return list(page.json()["data"])
+
+    owned_214 = [c for c in contacts("2.14") if c["owner_id"] is not None]
+    assert owned_214
+    assert all(isinstance(c["owner_id"], int) for c in owned_214)
+    owned_216 = [c for c in contacts("2.16") if c["owner_id"] is not None]
+    assert all(isinstance(c["owner_id"], str) for c in owned_216)  # 2.16 made owner_id a string
+    assert all("formatted_phone" in c for c in contacts("2.11"))
+    assert all("formatted_phone" not in c for c in owned_214)
+
+
+def test_error_responses_of_authenticated_calls_carry_rate_limit_headers(
+    api: IntercomTestClient,
+) -> None:
+    for response in (
+        api.get("/conversations/1"),
+        api.post("/tickets/search", {"query": {"field": "nope", "operator": "=", "value": 1}}),
+        IntercomTestClient(api.base_url, version="9.9").get("/me"),
+    ):
+        assert response.status_code in (400, 404)
+        assert response.headers["X-RateLimit-Limit"] == "1666"

@@ -18,18 +18,26 @@ from api_sandbox.settings import IntercomSettings
 NOW = 1_750_000_000
 
 
+SETTINGS = IntercomSettings(
+    now=NOW, rate_limit_per_minute=0, contacts=120, conversations=90, tickets=40
+)
+
+
 @pytest.fixture(scope="module")
-def client() -> Iterator[Intercom]:
-    settings = IntercomSettings(
-        now=NOW, rate_limit_per_minute=0, contacts=120, conversations=90, tickets=40
+def base_url() -> Iterator[str]:
+    with BackgroundSandbox(SETTINGS) as sandbox:
+        yield sandbox.urls["intercom"]
+
+
+def _client(base_url: str, version: str) -> Intercom:
+    return Intercom(
+        token=SETTINGS.token, base_url=base_url, headers={"Intercom-Version": version}, timeout=30
     )
-    with BackgroundSandbox(settings) as sandbox:
-        yield Intercom(
-            token=settings.token,
-            base_url=sandbox.urls["intercom"],
-            headers={"Intercom-Version": "2.14"},
-            timeout=30,
-        )
+
+
+@pytest.fixture
+def client(base_url: str) -> Intercom:
+    return _client(base_url, "2.14")
 
 
 def _search_by_hand(search: Callable[..., Any], query: dict[str, Any], per_page: int) -> list[Any]:
@@ -88,3 +96,15 @@ def test_client_reads_single_conversations_tickets_and_lookups(client: Intercom)
     assert len(client.teams.list().teams or []) == 3
     assert len(client.tags.list().data) == 24
     assert client.ticket_types.list().data
+
+
+@pytest.mark.parametrize("version", ["2.11", "2.16"])
+def test_client_models_accept_other_versions(base_url: str, version: str) -> None:
+    other = _client(base_url, version)
+    since = {"field": "created_at", "operator": ">", "value": 0}
+    tickets = _search_by_hand(other.tickets.search, since, per_page=150)
+    assert len(tickets) == 40
+    conversations = _search_by_hand(other.conversations.search, since, per_page=150)
+    assert len(conversations) == 90
+    assert other.conversations.find(conversations[0].id).id == conversations[0].id
+    assert other.tickets.get(tickets[0].id) is not None
