@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from typing import TYPE_CHECKING, Any
 
 import requests
@@ -11,6 +10,7 @@ from singer_sdk.helpers.types import Context, Record
 from singer_sdk.pagination import SinglePagePaginator
 from singer_sdk.streams import RESTStream
 
+from tap_intercom_events.events import iso_time
 from tap_intercom_events.search import SyncWindow, parse_start_date, plan_window
 
 if TYPE_CHECKING:
@@ -86,16 +86,26 @@ class IncrementalMixin:
     state_manager: Any
 
     def plan_window(self) -> SyncWindow:
+        """This run's window from the state. The SDK's starting value is not used: it would mix
+        the start_date string with epoch bookmarks (its integer-key pitfall)."""
         state = self.stream_state
         bookmark = state.get("replication_key_value")
         events_after = state.get("events_after")
-        return plan_window(
+        window = plan_window(
             bookmark=None if bookmark is None else int(bookmark),
             events_after=None if events_after is None else int(events_after),
             start_date=parse_start_date(self.config.get("start_date") or 0),
             lookback=int(self.config.get("lookback_window_seconds", 0)),
             now=int(self.intercom_tap.sync_started_at),  # type: ignore[attr-defined]
         )
+        self.logger.info(  # type: ignore[attr-defined]
+            "%s window: updated_at in (%s, %s], events after %s",
+            self.name,
+            iso_time(window.lower),
+            iso_time(window.end),
+            iso_time(window.events_after),
+        )
+        return window
 
     def checkpoint(self, window: SyncWindow, *, last_updated_at: int) -> None:
         """After a page was fully emitted: resume after it, keeping this window's event floor."""
@@ -123,7 +133,3 @@ class IncrementalMixin:
         self, latest_record: Record, *, context: Context | None = None
     ) -> None:
         """No-op: bookmarks move in checkpoint/finish, only past what was emitted."""
-
-
-def now_epoch() -> int:
-    return int(time.time())
