@@ -14,4 +14,4 @@ echo "== mypy"
 mypy sandbox/api_sandbox tap-intercom-events/tap_intercom_events target-klaviyo/target_klaviyo
 bash scripts/install-plugins.sh
 echo "== pytest"
-pytest -n 2 "$@"
+pytest -n 2 --dist loadfile "$@"

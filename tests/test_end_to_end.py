@@ -12,6 +12,10 @@ from typing import Any
 from e2e_expected import identifiers, mismatches, split_ledger
 from e2e_pipeline import INTERCOM_TOKEN, KLAVIYO_KEY, Pipeline
 
+# Meltano writes each plugin's catalog to one file under .meltano/run/: two `meltano` commands on this project at
+# the same time would overwrite each other's. So every test that runs meltano lives in this file, which
+# scripts/test.sh's `--dist loadfile` keeps on one pytest-xdist worker.
+
 
 def expected_contents(pipeline: Pipeline) -> tuple[dict[str, Any], set[str], list[dict[str, Any]]]:
     ledger = pipeline.intercom("ledger")["events"]
