@@ -1,4 +1,7 @@
-"""Fixtures: the Klaviyo stand-in on real HTTP, and the target run in-process on Singer lines."""
+"""The Klaviyo stand-in on real HTTP, and the target run in-process on Singer lines.
+
+(A uniquely named module rather than conftest.py: test files import from it, and other packages'
+tests have conftest modules of their own.)"""
 
 from __future__ import annotations
 
@@ -6,16 +9,12 @@ import contextlib
 import io
 import json
 import logging
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-# The tests' record builders live beside them (pytest runs with --import-mode=importlib).
-sys.path.insert(0, str(Path(__file__).parent))
 
 from api_sandbox.server import BackgroundSandbox
 from api_sandbox.settings import KlaviyoSettings

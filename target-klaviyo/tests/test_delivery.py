@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 import pytest
-from conftest import KEY, Klaviyo, run_target
+from klaviyo_harness import KEY, Klaviyo, run_target
 from singer_records import (
     contact,
     conversation_event,

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import KEY, Klaviyo, run_target
+from klaviyo_harness import KEY, Klaviyo, run_target
 from singer_records import (
     contact,
     conversation_event,

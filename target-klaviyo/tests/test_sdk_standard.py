@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import singer_sdk.testing
-from conftest import Klaviyo, run_target
+from klaviyo_harness import Klaviyo, run_target
 from singer_sdk.testing import get_target_test_class
 
 from api_sandbox.server import BackgroundSandbox

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Klaviyo, run_target
+from klaviyo_harness import Klaviyo, run_target
 from singer_records import conversation_event, lines, record_message, schema_message, state_message
 
 from target_klaviyo.sinks import ReentrantDrainError
