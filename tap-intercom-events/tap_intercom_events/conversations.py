@@ -23,11 +23,9 @@ from tap_intercom_events.base import IncrementalMixin, IntercomStream
 from tap_intercom_events.paging import search_pages
 from tap_intercom_events.search import SyncWindow, search_body
 
-LOOKAHEAD_PAGES = 2
+LOOKAHEAD_PAGES = 2  # pages whose details are being fetched while the oldest one is emitted
 QUIET_METRICS = logging.getLogger("tap-intercom-events.child-metrics")
-QUIET_METRICS.setLevel(
-    logging.WARNING
-)  # pages whose details are being fetched while the oldest one is emitted
+QUIET_METRICS.setLevel(logging.WARNING)
 
 Json = dict[str, Any]
 
