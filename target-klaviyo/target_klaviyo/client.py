@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,6 +74,10 @@ class KlaviyoConfigError(KlaviyoError):
     """Klaviyo refused the configuration (key, scopes, revision): fix a setting, then rerun."""
 
 
+class RunStoppingError(KlaviyoError):
+    """The run is stopping after another request failed for good: send nothing more."""
+
+
 class TransientError(Exception):
     """A response or connection failure worth retrying."""
 
@@ -125,6 +128,7 @@ class KlaviyoClient:
         self.stats = stats
         self.timeout = timeout
         self._local = threading.local()
+        self._cancelled = threading.Event()
         self._limiters: dict[str, WindowLimiter | Unlimited] = {}
         for endpoint in ENDPOINTS:
             steady = endpoint.steady
@@ -147,6 +151,10 @@ class KlaviyoClient:
             on_backoff=self._count_retry,
             logger=None,
         )(self._send_once)
+
+    def cancel(self) -> None:
+        """Make every later or retried request fail at once (the run is stopping)."""
+        self._cancelled.set()
 
     def _count_retry(self, details: Any) -> None:
         self.stats.count_retry()
@@ -187,11 +195,14 @@ class KlaviyoClient:
             wait = _retry_after(reply.headers)
             self.stats.count_throttled()
             self._limiters[endpoint.name].pause(wait)
-            time.sleep(wait)
+            if self._cancelled.wait(wait):
+                raise RunStoppingError("the run is stopping")
         msg = f"{endpoint.method} {endpoint.path} was still throttled after {MAX_THROTTLED_RETRIES} tries"
         raise KlaviyoError(msg)
 
     def _send_once(self, endpoint: Endpoint, url: str, body: bytes | None) -> Reply:
+        if self._cancelled.is_set():
+            raise RunStoppingError("the run is stopping")
         limiter = self._limiters[endpoint.name]
         sent_at = limiter.acquire()
         self.stats.count_request()

@@ -126,8 +126,11 @@ class Delivery:
                 task(*args)
         except BaseException as exc:
             with self._lock:
-                if self._failure is None:
+                first = self._failure is None
+                if first:
                     self._failure = exc
+            if first and self.client is not None:
+                self.client.cancel()  # requests still retrying elsewhere give up at once
             raise
         finally:
             self._slots.release()
