@@ -401,3 +401,45 @@ def test_dry_run_writes_requests_and_sends_nothing(
         ("POST", "/api/profile-import"),
     ]
     assert KEY not in path.read_text()
+
+
+def test_values_over_klaviyos_limits_are_cut_and_counted(
+    klaviyo: Klaviyo, caplog: pytest.LogCaptureFixture
+) -> None:
+    long_title = "x" * 150_000
+    events = [
+        conversation_event(1, 1, part=1, title=long_title, tags=[f"t{i}" for i in range(4100)])
+    ]
+    run = run_target(klaviyo.config(), singer(events), caplog)
+    assert run.error is None
+    [stored] = klaviyo.events()
+    assert len(stored["properties"]["Title"]) == 100 * 1024
+    assert len(stored["properties"]["Tags"]) == 4000
+    assert "values cut to Klaviyo's limits: 2" in run.log
+
+
+def test_invalid_phone_is_dropped_with_a_warning(
+    klaviyo: Klaviyo, caplog: pytest.LogCaptureFixture
+) -> None:
+    run = run_target(
+        klaviyo.config(), singer([conversation_event(1, 1, contact_phone="555-01")]), caplog
+    )
+    assert run.error is None
+    [stored] = klaviyo.events()
+    assert stored["profile"]["phone_number"] is None
+    assert "phone_number" not in stored["properties"]
+    assert "phone number '555-01' is not valid (default region US); sent without it" in run.log
+    assert "invalid phones dropped: 1" in run.log
+
+
+def test_long_runs_log_progress(klaviyo: Klaviyo, caplog: pytest.LogCaptureFixture) -> None:
+    klaviyo.control("faults", {"latency_ms": 150})
+    events = [conversation_event(i, i, part=i) for i in range(6)]
+    run = run_target(
+        klaviyo.config(progress_interval=0.1, events_per_request=2, max_concurrency=1),
+        singer(events),
+        caplog,
+    )
+    assert run.error is None
+    assert "progress: " in run.log
+    assert " events (" in run.log
