@@ -59,6 +59,9 @@ class KlaviyoSink(BatchSink):
         return
 
     def process_batch(self, context: dict) -> None:
+        """Translate the batch and queue its requests; returns once they are queued (reading
+        goes on meanwhile). The target waits for all of them before it writes any state line,
+        and a permanent failure of an earlier request is raised here or there."""
         if self._draining:
             msg = f"stream '{self.stream_name}': a drain was interrupted; not acknowledging its records"
             self.logger.error("%s (rerun from the last state line)", msg)

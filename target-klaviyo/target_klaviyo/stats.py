@@ -79,9 +79,10 @@ class RunStats:
             f"in {elapsed:,.0f}s"
         )
 
-    def summary_lines(self) -> list[str]:
+    def summary_lines(self, *, dry_run: bool = False) -> list[str]:
         elapsed = time.monotonic() - self.started
-        lines = [f"summary: {self.events_sent:,} events sent in {elapsed:,.1f}s"]
+        verb = "written to the dry-run file (nothing sent)" if dry_run else "sent"
+        lines = [f"summary: {self.events_sent:,} events {verb} in {elapsed:,.1f}s"]
         lines += [f"  events '{m}': {n:,}" for m, n in sorted(self.events_by_metric.items())]
         lines.append(f"  profiles upserted: {self.profiles_upserted:,}")
         total_dead = sum(self.dead_letters.values())

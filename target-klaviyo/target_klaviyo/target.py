@@ -408,7 +408,7 @@ class TargetKlaviyo(Target):
             self.logger.info(
                 "dry run: requests written to %s; nothing was sent", self.config.get("dry_run_path")
             )
-        for line in runtime.stats.summary_lines():
+        for line in runtime.stats.summary_lines(dry_run=runtime.dry_run):
             self.logger.info(line)
         if runtime.dead_letters.path is not None and runtime.stats.dead_letters.total():
             self.logger.warning("dead letters written to %s", runtime.dead_letters.path)

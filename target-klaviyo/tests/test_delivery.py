@@ -401,6 +401,7 @@ def test_dry_run_writes_requests_and_sends_nothing(
         ("POST", "/api/profile-import"),
     ]
     assert KEY not in path.read_text()
+    assert "summary: 1 events written to the dry-run file (nothing sent)" in run.log
 
 
 def test_values_over_klaviyos_limits_are_cut_and_counted(
