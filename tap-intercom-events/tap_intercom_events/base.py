@@ -79,6 +79,9 @@ class IncrementalMixin:
     event floor of the window in progress (kept on interruption; see search.plan_window).
     """
 
+    # The setting holding this stream's lookback (seconds re-read before the bookmark).
+    lookback_setting = "lookback_window_seconds"
+
     name: str
     config: Any
     stream_state: dict[str, Any]
@@ -95,7 +98,7 @@ class IncrementalMixin:
             bookmark=None if bookmark is None else int(bookmark),
             events_after=None if events_after is None else int(events_after),
             start_date=parse_start_date(self.config.get("start_date") or 0),
-            lookback=int(self.config.get("lookback_window_seconds", 0)),
+            lookback=int(self.config.get(self.lookback_setting) or 0),
             now=int(self.intercom_tap.sync_started_at),  # type: ignore[attr-defined]
         )
         self.logger.info(  # type: ignore[attr-defined]

@@ -77,6 +77,8 @@ class ContactsStream(IncrementalMixin, IntercomStream):
     primary_keys: ClassVar[list[str]] = ["id"]
     replication_key = "updated_at"
     schema = schemas.CONTACT
+    # Intercom: a recently created or edited contact "may not appear" in search for a few minutes.
+    lookback_setting = "contact_lookback_seconds"
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         client = self.client

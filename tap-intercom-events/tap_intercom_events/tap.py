@@ -92,8 +92,18 @@ class TapIntercomEvents(Tap):
             default=0,
             title="Lookback window (seconds)",
             description=(
-                "Re-read this many seconds before the bookmark, for objects Intercom indexes late. "
-                "Events inside the lookback are sent again (same event_id, so harmless downstream)."
+                "Conversations and tickets re-read before the bookmark, for objects Intercom indexes "
+                "late. Events inside it are sent again (same event_id, so harmless downstream)."
+            ),
+        ),
+        th.Property(
+            "contact_lookback_seconds",
+            th.IntegerType,
+            default=600,
+            title="Contact lookback (seconds)",
+            description=(
+                "Contacts re-read before the bookmark: Intercom's contact search shows recent edits "
+                "only after a few minutes. Contacts inside it are sent again (profiles are upserts)."
             ),
         ),
         th.Property(
@@ -141,8 +151,9 @@ class TapIntercomEvents(Tap):
             problems.append(f"page_size must be 1 to {MAX_PAGE_SIZE}, got {page_size}")
         if int(config.get("max_concurrency", 8)) < 1:
             problems.append(f"max_concurrency must be >= 1, got {config.get('max_concurrency')}")
-        if int(config.get("lookback_window_seconds", 0)) < 0:
-            problems.append("lookback_window_seconds must be >= 0")
+        for lookback in ("lookback_window_seconds", "contact_lookback_seconds"):
+            if int(config.get(lookback) or 0) < 0:
+                problems.append(f"{lookback} must be >= 0, got {config.get(lookback)}")
         url = config.get("api_url")
         if url and not str(url).startswith(("http://", "https://")):
             problems.append(f"api_url must start with http:// or https://, got {url!r}")

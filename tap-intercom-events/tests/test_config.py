@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
 from singer_sdk.exceptions import ConfigValidationError
-from tap_test_support import HISTORY_END, ledger_keys, make_config, run_tap_in_process
+from tap_test_support import (
+    HISTORY_END,
+    dataset,
+    ledger_keys,
+    make_config,
+    mutate,
+    run_tap_in_process,
+)
 
+from api_sandbox.testing import control
 from tap_intercom_events.tap import TapIntercomEvents
 
 
@@ -75,3 +84,35 @@ def test_lookback_resends_only_the_events_inside_it(start_intercom: Any) -> None
     }
     assert second.event_ids() == {k for k, e in conversation_keys.items() if e["time"] > floor}
     assert 0 < len(second.event_ids()) < len(conversation_keys)
+
+
+def test_contact_lookback_catches_contacts_that_reach_search_late(start_intercom: Any) -> None:
+    url = start_intercom(seed=42, contacts=10, conversations=2, tickets=1)
+    only_contacts = ("contacts",)
+    baseline = run_tap_in_process(make_config(url), streams=only_contacts)
+    control(url, "quirks", {"contact_search_delay_seconds": 2})
+    edited_at = int(time.time()) + 1  # after the baseline run's window
+    time.sleep(max(0.0, edited_at - time.time()))
+    contact_id = dataset(url, "contacts")[0]["id"]
+    mutate(
+        url,
+        {
+            "action": "edit_contact",
+            "contact_id": contact_id,
+            "changes": {"name": "Late Lee"},
+            "at": edited_at,
+        },
+    )
+    # The run right after the edit cannot see it yet; its bookmark still moves past the edit.
+    early = run_tap_in_process(
+        make_config(url), state=baseline.state, streams=only_contacts, now=edited_at + 1
+    )
+    assert early.records == {}
+    time.sleep(2.2)
+    without = run_tap_in_process(
+        make_config(url, contact_lookback_seconds=0), state=early.state, streams=only_contacts
+    )
+    assert without.records == {}  # missed for good without a lookback
+    with_lookback = run_tap_in_process(make_config(url), state=early.state, streams=only_contacts)
+    assert [c["id"] for c in with_lookback.records["contacts"]] == [contact_id]
+    assert with_lookback.records["contacts"][0]["name"] == "Late Lee"
