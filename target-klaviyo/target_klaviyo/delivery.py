@@ -285,6 +285,7 @@ class Delivery:
         if not job_id:
             msg = f"POST {PROFILES_BULK.path} for stream '{stream}' returned no job id"
             raise KlaviyoError(msg)
+        chunk.encoded = []  # sent: only the profiles are needed now, for the import errors
         attributes = self._wait_for_job(job_id)
         failed = int(attributes.get("failed_count") or 0)
         if attributes.get("status") == "cancelled":

@@ -163,7 +163,7 @@ class TargetKlaviyo(Target):
         th.Property(
             "max_pending_requests",
             th.IntegerType,
-            default=16,
+            default=12,
             description="Requests prepared but not yet finished before reading input pauses "
             "(bounds memory).",
         ),
@@ -314,7 +314,7 @@ class TargetKlaviyo(Target):
             dead_letters=dead_letters,
             stats=stats,
             max_concurrency=concurrency,
-            max_pending=max(concurrency, int(config.get("max_pending_requests", 16))),
+            max_pending=max(concurrency, int(config.get("max_pending_requests", 12))),
             dry_run=DryRunWriter(str(config.get("dry_run_path") or "klaviyo-dry-run.jsonl"))
             if dry_run
             else None,
