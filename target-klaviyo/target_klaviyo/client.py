@@ -176,13 +176,19 @@ class KlaviyoClient:
         return session
 
     def send(
-        self, endpoint: Endpoint, body: bytes | None = None, *, url: str | None = None, **path: str
+        self,
+        endpoint: Endpoint,
+        body: bytes | None = None,
+        *,
+        url: str | None = None,
+        query: str = "",
+        **path: str,
     ) -> Reply:
         """The reply to a request once it is neither throttled nor failing transiently.
 
         Raises KlaviyoConfigError on 401/403 (and a retired or unknown revision), KlaviyoError
         when retries run out. Other statuses (2xx, 400, 409, ...) are the caller's to read."""
-        url = url or self.api_url + endpoint.path.format(**path)
+        url = url or self.api_url + endpoint.path.format(**path) + query
         for _ in range(MAX_THROTTLED_RETRIES):
             try:
                 reply = self._send_with_backoff(endpoint, url, body)

@@ -42,6 +42,8 @@ from target_klaviyo.stats import RunStats
 
 # A request is split again at most this often (each split removes at least one item).
 MAX_SPLITS = 50
+# A profile import job that has not completed by then is reported instead of waited for.
+JOB_TIMEOUT_SECONDS = 3600
 
 
 class DryRunWriter:
@@ -321,7 +323,14 @@ class Delivery:
 
     def _wait_for_job(self, job_id: str) -> dict[str, Any]:
         delay = 0.1
+        deadline = time.monotonic() + JOB_TIMEOUT_SECONDS
         while True:
+            if time.monotonic() > deadline:
+                msg = (
+                    f"Klaviyo profile import job {job_id} did not complete within "
+                    f"{JOB_TIMEOUT_SECONDS // 60} minutes"
+                )
+                raise KlaviyoError(msg)
             reply = self._send(PROFILES_BULK_JOB, job_id=job_id)
             if reply.status != 200:
                 msg = f"GET {PROFILES_BULK_JOB.path} for job {job_id} failed: {describe(reply)}"
@@ -346,7 +355,8 @@ class Delivery:
         url: Any = None
         while True:
             if url is None:
-                reply = self._send(PROFILES_BULK_ERRORS, job_id=job_id)
+                # The largest page Klaviyo serves (the default is 20).
+                reply = self._send(PROFILES_BULK_ERRORS, job_id=job_id, query="?page[size]=100")
             else:
                 reply = self._send_url(PROFILES_BULK_ERRORS, url)
             if reply.status != 200:

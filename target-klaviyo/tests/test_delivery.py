@@ -444,3 +444,24 @@ def test_long_runs_log_progress(klaviyo: Klaviyo, caplog: pytest.LogCaptureFixtu
     assert run.error is None
     assert "progress: " in run.log
     assert " events (" in run.log
+
+
+def test_import_errors_are_read_page_by_page(
+    klaviyo: Klaviyo, caplog: pytest.LogCaptureFixture
+) -> None:
+    phone = "+14155552671"
+    setup = [contact(0, phone=phone)] + [contact(i) for i in range(1, 121)]
+    assert run_target(klaviyo.config(), singer(contacts=setup), caplog).error is None
+    # Each of the 120 now claims the owner's phone: 120 duplicate_profile import errors.
+    claims = [contact(i, phone=phone, name=f"New Name{i}") for i in range(1, 121)]
+    run = run_target(klaviyo.config(), singer(contacts=claims), caplog)
+    assert run.error is None
+    assert run.dead_letters == []
+    requests = klaviyo.report()["requests"]
+    # One job; its 120 import errors come in pages of 100 and 20.
+    assert requests["GET /api/profile-bulk-import-jobs/{job_id}/import-errors"] == 2
+    profiles = {p["email"]: p for p in klaviyo.profiles()}
+    assert profiles["user0@example.com"]["phone_number"] == phone
+    assert all(profiles[f"user{i}@example.com"]["phone_number"] is None for i in range(1, 121))
+    assert all(profiles[f"user{i}@example.com"]["last_name"] == f"Name{i}" for i in range(1, 121))
+    assert "profiles upserted: 120" in run.log
