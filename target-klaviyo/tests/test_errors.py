@@ -179,3 +179,20 @@ def test_timeouts_are_retried_then_fail_without_state(
     )
     assert "retries: 1," in run.log
     assert run.state_lines == []
+
+
+@pytest.mark.parametrize(
+    ("revision", "message"),
+    [
+        ("2024-10-15", "Klaviyo has retired API revision 2024-10-15 (410 gone: "),
+        ("2026-02-30", "Klaviyo does not accept revision '2026-02-30' (invalid: "),
+    ],
+)
+def test_a_bad_revision_names_the_setting(
+    klaviyo: Klaviyo, caplog: pytest.LogCaptureFixture, revision: str, message: str
+) -> None:
+    run = run_target(klaviyo.config(revision=revision), events_input(1, {"s": 1}), caplog)
+    assert isinstance(run.error, KlaviyoConfigError)
+    assert str(run.error).startswith(message)
+    assert "'revision'" in str(run.error)
+    assert run.state_lines == []
