@@ -396,9 +396,12 @@ class TargetKlaviyo(Target):
     def finish(self) -> None:
         """Stop the pool, close files and log the summary (once)."""
         with self._finish_lock:
-            if self._finished or "runtime" not in self.__dict__:
+            if self._finished:
                 return
             self._finished = True
+        if "runtime" not in self.__dict__:
+            self.logger.info("summary: no stream was received; nothing sent")
+            return
         runtime = self.runtime
         if self._progress is not None:
             self._progress.stop()
