@@ -400,7 +400,7 @@ class TargetKlaviyo(Target):
                 return
             self._finished = True
         if "runtime" not in self.__dict__:
-            self.logger.info("summary: no stream was received; nothing sent")
+            self.logger.info("summary: nothing sent")
             return
         runtime = self.runtime
         if self._progress is not None:
