@@ -38,6 +38,9 @@ ADMIN = _props(
     th.Property("has_inbox_seat", th.BooleanType(nullable=True)),
     th.Property("team_ids", th.ArrayType(ID, nullable=True)),
     th.Property("avatar", STRING_OR_OBJECT),
+    th.Property("email_verified", th.BooleanType(nullable=True)),
+    th.Property("away_status_reason_id", ID),
+    th.Property("team_priority_level", ANY_OBJECT),
 )
 
 TEAM = _props(
@@ -98,7 +101,17 @@ CONTACT = _props(
     th.Property("last_email_clicked_at", EPOCH),
     th.Property("language_override", th.StringType(nullable=True)),
     th.Property("browser", th.StringType(nullable=True)),
+    th.Property("browser_version", th.StringType(nullable=True)),
+    th.Property("browser_language", th.StringType(nullable=True)),
     th.Property("os", th.StringType(nullable=True)),
+    th.Property("utm_campaign", th.StringType(nullable=True)),
+    th.Property("utm_content", th.StringType(nullable=True)),
+    th.Property("utm_medium", th.StringType(nullable=True)),
+    th.Property("utm_source", th.StringType(nullable=True)),
+    th.Property("utm_term", th.StringType(nullable=True)),
+    th.Property("referrer", th.StringType(nullable=True)),
+    th.Property("enabled_push_messaging", th.BooleanType(nullable=True)),
+    th.Property("merge_history", th.CustomType({"type": ["object", "array", "null"]})),
     th.Property(
         "location",
         th.ObjectType(
