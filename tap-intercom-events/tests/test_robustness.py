@@ -199,3 +199,16 @@ def test_cli_with_catalog_and_state_files_as_meltano_runs_it(
     final = [m for m in messages if m["type"] == "STATE"][-1]["value"]["bookmarks"]["conversations"]
     assert final["replication_key_value"] >= HISTORY_END
     assert "sync summary:" in done.stderr
+
+
+def test_limiter_keeps_under_a_small_rate_limit_without_a_429(start_intercom: Any) -> None:
+    # 300 calls a minute = 50 per 10-second window; the sync needs more than one window.
+    url = start_intercom(
+        seed=26, contacts=5, conversations=45, tickets=4, rate_limit_per_minute=300
+    )
+    result = run_tap_in_process(make_config(url, max_concurrency=4), now=RUN_AT)
+    stats = control(url, "stats")
+    assert sum(stats["requests"].values()) > 50
+    assert "429" not in stats["statuses"]
+    assert len(result.records["conversations"]) == 45
+    assert result.event_ids() == set(ledger_keys(url))
