@@ -103,22 +103,30 @@ def _edit(tree: KeyTree, path: tuple[str, ...], change: Any) -> KeyTree:
 
 def shape(value: Any, tree: KeyTree | None) -> Hashable:
     """What the models' verdict on `value` depends on: its keys, the types of its leaves and its
-    `type` enums. Two items of one shape get the same verdict (times are checked separately)."""
+    `type` enums. Two items of one shape get the same verdict (times are checked separately).
+    Free-form objects (`properties`) are opaque: only their type counts, never their keys."""
     if tree is None or not isinstance(value, dict):
         return type(value).__name__
+    children = tree.children
+    list_items = tree.list_items
     parts: list[tuple[str, Hashable]] = []
+    append = parts.append
     for key, child_value in value.items():
-        if key not in tree.children:
-            parts.append((key, "?"))
-            continue
-        child = tree.children[key]
-        if key == "type" and isinstance(child_value, str):
-            parts.append((key, child_value))
-        elif key in tree.list_items and isinstance(child_value, list):
-            parts.append((key, tuple(shape(item, child) for item in child_value)))
+        child = children.get(key, _UNKNOWN)
+        if child is _UNKNOWN:
+            append((key, "?"))
+        elif key == "type" and isinstance(child_value, str):
+            append((key, child_value))
+        elif child is None or not isinstance(child_value, (dict, list)):
+            append((key, type(child_value).__name__))  # what shape() of a leaf is
+        elif key in list_items and isinstance(child_value, list):
+            append((key, tuple([shape(item, child) for item in child_value])))
         else:
-            parts.append((key, shape(child_value, child)))
+            append((key, shape(child_value, child)))
     return tuple(parts)
+
+
+_UNKNOWN: Any = object()
 
 
 def subtree(tree: KeyTree, *path: str) -> KeyTree:

@@ -12,6 +12,7 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
@@ -124,69 +125,111 @@ class KlaviyoStore:
 
     def upsert_profile(self, profile: ProfileInput) -> tuple[str, bool]:
         """Create or update the profile the request means; (profile id, created). Call in a transaction."""
-        existing = self._resolve(profile)
+        outcome = self.upsert_profiles([profile])[0]
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    def upsert_profiles(
+        self, profiles: list[ProfileInput], *, keep_going: bool = False
+    ) -> list[tuple[str, bool] | DuplicateProfileError | UnknownProfileError]:
+        """Upsert profiles in order, as if one at a time: each sees the ones before it. Call in a
+        transaction. The existing profiles are read with one query per identifier kind and the writes
+        batched. A conflicting profile raises, or with `keep_going` is that profile's outcome (and
+        changes nothing) while the others go on, as in a bulk import job."""
+        resolver = _Resolver(self._db, profiles)
         now = _utc_iso(datetime.now(timezone.utc))
-        if existing is None:
-            profile_id = new_id()
-            document = _apply({}, profile)
-            self._db.execute(
-                "INSERT INTO profiles (id, email, phone_number, external_id, anonymous_id, document,"
-                " created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        writes: list[tuple[str, tuple[Any, ...]]] = []
+        outcomes: list[tuple[str, bool] | DuplicateProfileError | UnknownProfileError] = []
+        for profile in profiles:
+            try:
+                row = resolver.resolve(profile)
+            except (DuplicateProfileError, UnknownProfileError) as conflict:
+                if not keep_going:
+                    raise
+                outcomes.append(conflict)
+                continue
+            if row is None:
+                profile_id = new_id()
+                document = json.dumps(_apply({}, profile))
+                identifiers = [_identifier(profile, key) for key in IDENTIFIERS]
+                resolver.add(profile_id, identifiers, document)
+                writes.append(
+                    (
+                        "INSERT INTO profiles (id, email, phone_number, external_id, anonymous_id,"
+                        " document, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        (profile_id, *identifiers, document, now, now),
+                    )
+                )
+                outcomes.append((profile_id, True))
+                continue
+            profile_id = row.id
+            sent = [key for key in IDENTIFIERS if key in profile.attributes]
+            changed = [key for key in sent if row.identifiers[key] != _identifier(profile, key)]
+            for key in changed:
+                resolver.move(row, key, _identifier(profile, key))
+            assignments = "".join(f"{key} = ?, " for key in changed)
+            values: list[Any] = [row.identifiers[key] for key in changed]
+            if _changes_document(profile):
+                # Every stored document went through _apply, so one that no attribute touches is
+                # already what _apply would make of it.
+                row.document = json.dumps(_apply(json.loads(row.document), profile))
+                assignments += "document = ?, "
+                values.append(row.document)
+            writes.append(
                 (
-                    profile_id,
-                    *(_identifier(profile, key) for key in IDENTIFIERS),
-                    json.dumps(document),
-                    now,
-                    now,
-                ),
+                    f"UPDATE profiles SET {assignments}updated = ? WHERE id = ?",
+                    (*values, now, profile_id),
+                )
             )
-            return profile_id, True
-        profile_id, current = existing
-        sent = [key for key in IDENTIFIERS if key in profile.attributes]
-        assignments = "".join(f"{key} = ?, " for key in sent)
-        self._db.execute(
-            f"UPDATE profiles SET {assignments}document = ?, updated = ? WHERE id = ?",
-            (
-                *(_identifier(profile, key) for key in sent),
-                json.dumps(_apply(current, profile)),
-                now,
-                profile_id,
-            ),
-        )
-        return profile_id, False
+            outcomes.append((profile_id, False))
+        # Consecutive writes of one statement go together; the order stays (UNIQUE identifiers).
+        index = 0
+        while index < len(writes):
+            sql = writes[index][0]
+            stop = index
+            while stop < len(writes) and writes[stop][0] == sql:
+                stop += 1
+            self._db.executemany(sql, [params for _, params in writes[index:stop]])
+            index = stop
+        return outcomes
 
     def add_events(self, batches: list[tuple[ProfileInput, list[EventInput]]]) -> None:
         """Store one accepted request's events (all or nothing: a conflict rolls everything back)."""
         rows: list[tuple[Any, ...]] = []
         arrivals: dict[str, int] = {}
         sent: set[tuple[str, str, str]] = set()
+        dumps = json.dumps
         with self.transaction():
-            for profile, events in batches:
-                profile_id, _ = self.upsert_profile(profile)
+            outcomes = self.upsert_profiles([profile for profile, _ in batches])
+            for (_, events), outcome in zip(batches, outcomes, strict=True):
+                profile_id = outcome[0]  # type: ignore[index]  # without keep_going: no errors
                 for event in events:
-                    if event.unique_id is not None:
-                        key = (profile_id, event.metric, event.unique_id)
+                    metric = event.metric
+                    unique_id = event.unique_id
+                    time_text = event.time.isoformat()  # UTC, whole seconds: "...+00:00"
+                    if unique_id is not None:
+                        key = (profile_id, metric, unique_id)
                         if key in sent:
                             raise RepeatedUniqueIdError(event)
                         sent.add(key)
-                    time_text = event.time.isoformat()  # UTC, whole seconds: "...+00:00"
-                    dedupe = (
-                        f"u:{event.unique_id}" if event.unique_id is not None else f"t:{time_text}"
-                    )
+                        dedupe = f"u:{unique_id}"
+                    else:
+                        dedupe = f"t:{time_text}"
                     rows.append(
                         (
                             profile_id,
-                            event.metric,
+                            metric,
                             dedupe,
-                            event.unique_id,
+                            unique_id,
                             time_text,
-                            json.dumps(event.properties),
+                            dumps(event.properties),
                             event.value,
                             event.value_currency,
                             int(event.backfill),
                         )
                     )
-                    arrivals[event.metric] = arrivals.get(event.metric, 0) + 1
+                    arrivals[metric] = arrivals.get(metric, 0) + 1
             self._db.executemany(
                 "INSERT OR IGNORE INTO events (profile_id, metric, dedupe_key, unique_id, time,"
                 " properties, value, value_currency, backfill) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -203,35 +246,6 @@ class KlaviyoStore:
             "INSERT INTO rejected_requests (endpoint, status, errors) VALUES (?, ?, ?)",
             (endpoint, status, json.dumps(errors)),
         )
-
-    # -- identity resolution -------------------------------------------------------------------
-
-    def _resolve(self, profile: ProfileInput) -> tuple[str, dict[str, Any]] | None:
-        """The one existing profile the identifiers point at, and its document; raises on a conflict."""
-        matches: list[tuple[str, str, str]] = []  # (profile id, identifier that found it, document)
-        if profile.id:
-            row = self._db.execute(
-                "SELECT id, document FROM profiles WHERE id = ?", (profile.id,)
-            ).fetchone()
-            if row is None:
-                raise UnknownProfileError(profile)
-            matches.append((row[0], "id", row[1]))
-        for key in RESOLUTION_ORDER:
-            value = profile.attributes.get(key)
-            if not value:
-                continue
-            row = self._db.execute(
-                f"SELECT id, document FROM profiles WHERE {key} = ?", (value,)
-            ).fetchone()
-            if row is not None and all(row[0] != found for found, _, _ in matches):
-                matches.append((row[0], key, row[1]))
-        if not matches:
-            return None
-        if len(matches) > 1:
-            # The profile that holds the secondary identifier is the one in the way.
-            duplicate_id, identifier, _ = matches[1]
-            raise DuplicateProfileError(profile, duplicate_id, identifier)
-        return matches[0][0], json.loads(matches[0][2])
 
     # -- reads ---------------------------------------------------------------------------------
 
@@ -298,6 +312,105 @@ class KlaviyoStore:
                 "SELECT endpoint, status, errors FROM rejected_requests ORDER BY seq"
             )
         ]
+
+
+_LOOKUP_CHUNK = 5000  # values per `IN (...)` query, well under SQLite's variable limit
+
+
+@dataclass
+class _Row:
+    """An existing (or, within the batch, new) profile as identity resolution sees it."""
+
+    id: str
+    identifiers: dict[str, str | None]
+    document: str  # JSON text
+
+
+class _Resolver:
+    """Klaviyo's identity resolution for a batch of profiles: the existing profiles any of them
+    names are read up front (one query per identifier kind), then kept current as the batch
+    creates profiles and moves identifiers."""
+
+    def __init__(self, db: sqlite3.Connection, profiles: list[ProfileInput]) -> None:
+        self.by: dict[str, dict[str, _Row]] = {key: {} for key in ("id", *IDENTIFIERS)}
+        wanted: dict[str, set[str]] = {key: set() for key in ("id", *IDENTIFIERS)}
+        for profile in profiles:
+            if profile.id:
+                wanted["id"].add(profile.id)
+            attributes = profile.attributes
+            for key in RESOLUTION_ORDER:
+                value = attributes.get(key)
+                if value:
+                    wanted[key].add(value)
+        rows: dict[str, _Row] = {}
+        for key, values in wanted.items():
+            ordered = list(values)
+            for start in range(0, len(ordered), _LOOKUP_CHUNK):
+                chunk = ordered[start : start + _LOOKUP_CHUNK]
+                marks = ",".join("?" * len(chunk))
+                for found in db.execute(
+                    f"SELECT id, email, phone_number, external_id, anonymous_id, document"
+                    f" FROM profiles WHERE {key} IN ({marks})",
+                    chunk,
+                ):
+                    if found[0] not in rows:
+                        rows[found[0]] = _Row(
+                            found[0], dict(zip(IDENTIFIERS, found[1:5], strict=True)), found[5]
+                        )
+        for row in rows.values():
+            self._index(row)
+
+    def _index(self, row: _Row) -> None:
+        self.by["id"][row.id] = row
+        for key, value in row.identifiers.items():
+            if value is not None:
+                self.by[key][value] = row
+
+    def resolve(self, profile: ProfileInput) -> _Row | None:
+        """The one existing profile the identifiers point at; raises on a conflict."""
+        matches: list[tuple[_Row, str]] = []  # (profile, identifier that found it)
+        if profile.id:
+            row = self.by["id"].get(profile.id)
+            if row is None:
+                raise UnknownProfileError(profile)
+            matches.append((row, "id"))
+        attributes = profile.attributes
+        for key in RESOLUTION_ORDER:
+            value = attributes.get(key)
+            if not value:
+                continue
+            row = self.by[key].get(value)
+            if row is not None and all(row is not found for found, _ in matches):
+                matches.append((row, key))
+        if not matches:
+            return None
+        if len(matches) > 1:
+            # The profile that holds the secondary identifier is the one in the way.
+            duplicate, identifier = matches[1]
+            raise DuplicateProfileError(profile, duplicate.id, identifier)
+        return matches[0][0]
+
+    def add(self, profile_id: str, identifiers: list[str | None], document: str) -> None:
+        self._index(_Row(profile_id, dict(zip(IDENTIFIERS, identifiers, strict=True)), document))
+
+    def move(self, row: _Row, key: str, value: str | None) -> None:
+        """The profile's `key` identifier becomes `value` (None clears it)."""
+        old = row.identifiers[key]
+        if old is not None and self.by[key].get(old) is row:
+            del self.by[key][old]
+        row.identifiers[key] = value
+        if value is not None:
+            self.by[key][value] = row
+
+
+def _changes_document(profile: ProfileInput) -> bool:
+    attributes = profile.attributes
+    return (
+        bool(profile.patch)
+        or "location" in attributes
+        or isinstance(attributes.get("properties"), dict)
+        or any(key in attributes for key in PROFILE_FIELDS)
+    )
 
 
 def _identifier(profile: ProfileInput, key: str) -> str | None:

@@ -10,7 +10,7 @@ import re
 from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 import phonenumbers
@@ -526,6 +526,7 @@ def _check_profile(
         errors.append(invalid(violation[1], violation[0]))
 
 
+@lru_cache(maxsize=65536)
 def is_e164(phone: str) -> bool:
     if not phone.startswith("+"):
         return False
@@ -607,6 +608,40 @@ def _event_time(value: Any, revision: Revision, now: datetime) -> datetime | str
 
 
 def value_limit_violation(
+    value: Any, pointer: str, *, nesting_counted: bool = True
+) -> tuple[str, str] | None:
+    """(pointer, detail) of the first string over 100 KB, array over 4000 items or nesting over 10."""
+    if _within_limits(value, 1):
+        return None
+    return _limit_violation(value, pointer, nesting_counted=nesting_counted)
+
+
+def _within_limits(value: Any, depth: int) -> bool:
+    """True when `value` certainly breaks no limit (at any nesting): the quick check every event
+    and profile goes through. False sends it to `_limit_violation`, which finds the pointer (or
+    nothing, e.g. deep nesting where it is not counted)."""
+    if type(value) is dict:
+        items: Any = value.values()
+    elif type(value) is list:
+        if len(value) > MAX_ARRAY_ITEMS:
+            return False
+        items = value
+    else:
+        return False
+    for item in items:
+        kind = type(item)
+        if kind is str:
+            if len(item) > MAX_STRING_BYTES // 4:
+                return False
+        elif kind is dict or kind is list:
+            if depth >= MAX_NESTING or not _within_limits(item, depth + 1):
+                return False
+        elif kind is not int and kind is not float and kind is not bool and item is not None:
+            return False
+    return True
+
+
+def _limit_violation(
     value: Any, pointer: str, *, nesting_counted: bool = True
 ) -> tuple[str, str] | None:
     """(pointer, detail) of the first string over 100 KB, array over 4000 items or nesting over 10."""
