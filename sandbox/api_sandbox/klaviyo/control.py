@@ -39,7 +39,7 @@ def build_report(state: KlaviyoState) -> dict[str, Any]:
 def add_control_routes(app: web.Application, state: KlaviyoState) -> None:
     async def reset(request: web.Request) -> web.Response:
         state.jobs.clear()
-        state.store.reset()
+        await state.offload(state.store.reset)  # after whatever the worker has in hand
         state.limiter.set_scale(state.limiter.scale)  # forgets the window counts
         state.requests.clear()
         state.statuses.clear()
@@ -47,16 +47,16 @@ def add_control_routes(app: web.Application, state: KlaviyoState) -> None:
         return web.json_response({"reset": True})
 
     async def report(request: web.Request) -> web.Response:
-        return web.json_response(build_report(state))
+        return web.json_response(await state.offload(build_report, state))
 
     async def events(request: web.Request) -> web.Response:
         return web.Response(
-            text=state.store.events_json(request.query.get("metric")),
+            text=await state.offload(state.store.events_json, request.query.get("metric")),
             content_type="application/json",
         )
 
     async def profiles(request: web.Request) -> web.Response:
-        return web.json_response({"profiles": state.store.profiles()})
+        return web.json_response({"profiles": await state.offload(state.store.profiles)})
 
     async def keys(request: web.Request) -> web.Response:
         try:

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import gc
 import json
-import threading
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -113,9 +110,17 @@ def _entry_pointer(profile: ProfileInput) -> str:
 # -- handlers ----------------------------------------------------------------------------------
 
 
+# The work on a body (validating, storing) runs on the state's worker thread: `state.offload`.
+
+
 async def create_event(
     request: web.Request, state: KlaviyoState, revision: Revision, body: Body
 ) -> web.Response:
+    await state.offload(_create_event, state, revision, body)
+    return _accepted()
+
+
+def _create_event(state: KlaviyoState, revision: Revision, body: Body) -> None:
     profile, event = validate_create_event(body, revision, _now())
     try:
         state.store.add_events([(profile, [event])])
@@ -123,12 +128,16 @@ async def create_event(
         raise _duplicate_profile(conflict, _entry_pointer(profile)) from None
     except UnknownProfileError as missing:
         raise _unknown_profile(missing) from None
-    return _accepted()
 
 
 async def bulk_create_events(
     request: web.Request, state: KlaviyoState, revision: Revision, body: Body
 ) -> web.Response:
+    await state.offload(_bulk_create_events, state, revision, body)
+    return _accepted()
+
+
+def _bulk_create_events(state: KlaviyoState, revision: Revision, body: Body) -> None:
     entries = validate_bulk_events(body, revision, _now())
     try:
         state.store.add_events([(entry.profile, entry.events) for entry in entries])
@@ -149,12 +158,20 @@ async def bulk_create_events(
         ) from None
     except UnknownProfileError as missing:
         raise _unknown_profile(missing) from None
-    return _accepted()
 
 
 async def profile_import(
     request: web.Request, state: KlaviyoState, revision: Revision, body: Body
 ) -> web.Response:
+    resource, created = await state.offload(
+        _profile_import, state, revision, body, _base_url(request)
+    )
+    return _json_api({"data": resource}, status=201 if created else 200)
+
+
+def _profile_import(
+    state: KlaviyoState, revision: Revision, body: Body, base_url: str
+) -> tuple[dict[str, Any], bool]:
     profile = validate_profile_import(body, revision)
     try:
         with state.store.transaction():
@@ -163,10 +180,7 @@ async def profile_import(
         raise _duplicate_profile(conflict, "/data/attributes") from None
     except UnknownProfileError as missing:
         raise _unknown_profile(missing) from None
-    return _json_api(
-        {"data": _profile_resource(state, profile_id, _base_url(request))},
-        status=201 if created else 200,
-    )
+    return _profile_resource(state, profile_id, base_url), created
 
 
 def _profile_resource(state: KlaviyoState, profile_id: str, base_url: str) -> dict[str, Any]:
@@ -191,12 +205,16 @@ def _profile_resource(state: KlaviyoState, profile_id: str, base_url: str) -> di
 async def bulk_import_profiles(
     request: web.Request, state: KlaviyoState, revision: Revision, body: Body
 ) -> web.Response:
-    items = _bulk_profile_items(body)
-    sizes = [len(json.dumps(item)) for item in items]
-    profiles = validate_bulk_profiles(body, revision, sizes)
+    items, profiles = await state.offload(_bulk_profiles, revision, body)
     lists = ((body["data"].get("relationships") or {}).get("lists") or {}).get("data") or []
     job = state.jobs.create(profiles, items, [entry["id"] for entry in lists])
     return _json_api({"data": job.resource(_base_url(request))}, status=202)
+
+
+def _bulk_profiles(revision: Revision, body: Body) -> tuple[list[Any], list[ProfileInput]]:
+    items = _bulk_profile_items(body)
+    sizes = [len(json.dumps(item)) for item in items]
+    return items, validate_bulk_profiles(body, revision, sizes)
 
 
 def _bulk_profile_items(body: Body) -> list[Any]:
@@ -327,9 +345,8 @@ def serve(
             decision = state.limiter.check(endpoint.name, endpoint.limit_for(revision))
             if decision is not None and not decision.allowed:
                 return error_response([_throttled(decision.retry_after)], decision.headers())
-            with _collection_paused():
-                body = await _read_body(request, endpoint) if endpoint.method == "POST" else None
-                response = await handler(request, state, revision, body)
+            body = await _read_body(request, endpoint, state) if endpoint.method == "POST" else None
+            response = await handler(request, state, revision, body)
         except ApiRequestError as rejection:
             state.store.record_rejected(
                 endpoint.name, rejection.status, [e.to_json() for e in rejection.errors]
@@ -340,38 +357,6 @@ def serve(
         return response
 
     return handle
-
-
-class _CollectionPause:
-    """No cyclic garbage collection while a request is parsed, validated and stored: a 1,000-event
-    body is some 30,000 new objects, which otherwise set off collections of every long-lived
-    object (up to a third of a request's CPU). The bodies hold no cycles; refcounting frees them.
-    Requests in progress at once (interleaved, or on other stand-ins' loops) share one pause."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._holders = 0
-
-    @contextmanager
-    def __call__(self) -> Iterator[None]:
-        with self._lock:
-            if self._holders == 0 and not gc.isenabled():
-                paused_elsewhere = True  # e.g. by a test: leave it as it is
-            else:
-                paused_elsewhere = False
-                self._holders += 1
-                gc.disable()
-        try:
-            yield
-        finally:
-            if not paused_elsewhere:
-                with self._lock:
-                    self._holders -= 1
-                    if self._holders == 0:
-                        gc.enable()
-
-
-_collection_paused = _CollectionPause()
 
 
 def _throttled(retry_after: int) -> ApiError:
@@ -387,7 +372,7 @@ def _throttled(retry_after: int) -> ApiError:
     )
 
 
-async def _read_body(request: web.Request, endpoint: Endpoint) -> Body:
+async def _read_body(request: web.Request, endpoint: Endpoint, state: KlaviyoState) -> Body:
     media_type = request.content_type
     if media_type not in ACCEPTED_CONTENT_TYPES:
         raise ApiRequestError(
@@ -412,6 +397,10 @@ async def _read_body(request: web.Request, endpoint: Endpoint) -> Body:
                 )
             ]
         )
+    return await state.offload(_parse, raw)
+
+
+def _parse(raw: bytes) -> Body:
     try:
         return from_json(raw)
     except ValueError:

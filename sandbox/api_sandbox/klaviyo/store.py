@@ -6,15 +6,17 @@ when there is no unique_id. Raw arrivals are counted per metric, so duplicates r
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 import sqlite3
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from api_sandbox.klaviyo.validation import EventInput, ProfileInput
 
@@ -94,15 +96,30 @@ def _utc_iso(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S+00:00")
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _locked(method: F) -> F:
+    @functools.wraps(method)
+    def locked(self: KlaviyoStore, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return cast(F, locked)
+
+
 class KlaviyoStore:
     def __init__(self, db_path: str) -> None:
-        # The app is built on one thread and served on the event loop's: all access is from the loop.
+        # Used from the event loop's thread and the worker's (KlaviyoState.worker): one at a time,
+        # a transaction included, under the lock.
+        self._lock = threading.RLock()
         self._db = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
         if db_path != ":memory:":
             self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=OFF")
         self._db.executescript(_SCHEMA)
 
+    @_locked
     def close(self) -> None:
         self._db.close()
 
@@ -113,13 +130,14 @@ class KlaviyoStore:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        self._db.execute("BEGIN")
-        try:
-            yield
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                yield
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
 
     # -- writes --------------------------------------------------------------------------------
 
@@ -241,6 +259,7 @@ class KlaviyoStore:
                 list(arrivals.items()),
             )
 
+    @_locked
     def record_rejected(self, endpoint: str, status: int, errors: list[dict[str, Any]]) -> None:
         self._db.execute(
             "INSERT INTO rejected_requests (endpoint, status, errors) VALUES (?, ?, ?)",
@@ -249,6 +268,7 @@ class KlaviyoStore:
 
     # -- reads ---------------------------------------------------------------------------------
 
+    @_locked
     def profile(self, profile_id: str) -> dict[str, Any]:
         row = self._db.execute(
             "SELECT id, email, phone_number, external_id, anonymous_id, document, created, updated"
@@ -257,6 +277,7 @@ class KlaviyoStore:
         ).fetchone()
         return _profile_json(row)
 
+    @_locked
     def profiles(self) -> list[dict[str, Any]]:
         rows = self._db.execute(
             "SELECT id, email, phone_number, external_id, anonymous_id, document, created, updated"
@@ -264,6 +285,7 @@ class KlaviyoStore:
         ).fetchall()
         return [_profile_json(row) for row in rows]
 
+    @_locked
     def events_json(self, metric: str | None = None) -> str:
         """`{"events": [...]}` as Klaviyo kept them, built by SQLite (150,000 events in well under
         a second, where decoding and re-encoding each row in Python takes seconds)."""
@@ -282,6 +304,7 @@ class KlaviyoStore:
         rows = self._db.execute(query + " ORDER BY e.seq", params).fetchall()
         return '{"events": [' + ",".join(row[0] for row in rows) + "]}"
 
+    @_locked
     def metrics(self) -> dict[str, dict[str, int]]:
         kept = {
             row[0]: (row[1], row[2])
@@ -302,9 +325,11 @@ class KlaviyoStore:
             }
         return report
 
+    @_locked
     def profile_count(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM profiles").fetchone()[0])
 
+    @_locked
     def rejected_requests(self) -> list[dict[str, Any]]:
         return [
             {"endpoint": row[0], "status": row[1], "errors": json.loads(row[2])}
