@@ -22,8 +22,10 @@ fingerprint=$(cat requirements-dev.txt sandbox/pyproject.toml tap-intercom-event
 stamp=".venv/.installed-$fingerprint"
 if [ ! -f "$stamp" ]; then
   echo "bootstrap: installing packages into .venv (first run takes about a minute)"
-  .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --quiet -r requirements-dev.txt
+  # Some machines' pip configuration names index folders that do not exist; pip warns about each.
+  quiet_pip() { .venv/bin/python -m pip "$@" 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }; }
+  quiet_pip install --quiet --upgrade pip
+  quiet_pip install --quiet -r requirements-dev.txt
   rm -f .venv/.installed-*
   touch "$stamp"
 fi
