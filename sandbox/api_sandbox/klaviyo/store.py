@@ -115,6 +115,7 @@ class KlaviyoStore:
         # Used from the event loop's thread and the worker's (KlaviyoState.worker): one at a time,
         # a transaction included, under the lock.
         self._lock = threading.RLock()
+        self._identities = _Identities()
         self._db = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
         if db_path != ":memory:":
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -129,6 +130,7 @@ class KlaviyoStore:
         with self.transaction():
             for table in ("profiles", "events", "metric_arrivals", "rejected_requests"):
                 self._db.execute(f"DELETE FROM {table}")
+            self._identities.forget()
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -138,6 +140,7 @@ class KlaviyoStore:
                 yield
             except BaseException:
                 self._db.execute("ROLLBACK")
+                self._identities.forget()
                 raise
             self._db.execute("COMMIT")
 
@@ -157,7 +160,7 @@ class KlaviyoStore:
         transaction. The existing profiles are read with one query per identifier kind and the writes
         batched. A conflicting profile raises, or with `keep_going` is that profile's outcome (and
         changes nothing) while the others go on, as in a bulk import job."""
-        resolver = _Resolver(self._db, profiles)
+        resolver = _Resolver(self._db, self._identities)
         now = _utc_iso(datetime.now(timezone.utc))
         writes: list[tuple[str, tuple[Any, ...]]] = []
         outcomes: list[tuple[str, bool] | DuplicateProfileError | UnknownProfileError] = []
@@ -214,6 +217,7 @@ class KlaviyoStore:
                 stop += 1
             self._db.executemany(sql, [params for _, params in writes[index:stop]])
             index = stop
+        self._identities.record(resolver.touched)
         return outcomes
 
     def add_events(self, batches: list[tuple[ProfileInput, list[EventInput]]]) -> None:
@@ -343,9 +347,6 @@ class KlaviyoStore:
         ]
 
 
-_LOOKUP_CHUNK = 5000  # values per `IN (...)` query, well under SQLite's variable limit
-
-
 @dataclass
 class _Row:
     """An existing (or, within the batch, new) profile as identity resolution sees it."""
@@ -355,46 +356,94 @@ class _Row:
     document: str | None = None  # JSON text, read when a change needs it
 
 
-class _Resolver:
-    """Klaviyo's identity resolution for a batch of profiles: the existing profiles any of them
-    names are read up front (one query per identifier kind), then kept current as the batch
-    creates profiles and moves identifiers."""
+class _Identities:
+    """Which profile holds each identifier, in memory: a copy of the profiles table's identifier
+    columns, built from it when first needed and kept by every write to them (`record`). A
+    rolled-back transaction drops it (`forget`): it is rebuilt on the next lookup."""
 
-    def __init__(self, db: sqlite3.Connection, profiles: list[ProfileInput]) -> None:
+    def __init__(self) -> None:
+        self._by: dict[str, dict[str, str]] | None = None  # kind ("id" too) -> value -> profile id
+        self._rows: dict[str, tuple[str, str | None, str | None, str | None, str | None]] = {}
+
+    def forget(self) -> None:
+        self._by = None
+        self._rows = {}
+
+    def _built(self, db: sqlite3.Connection) -> dict[str, dict[str, str]]:
+        if self._by is None:
+            self._by = {key: {} for key in ("id", *IDENTIFIERS)}
+            self._rows = {}
+            for row in db.execute(
+                "SELECT id, email, phone_number, external_id, anonymous_id FROM profiles"
+            ):
+                self._put(self._by, row)
+        return self._by
+
+    def _put(
+        self,
+        by: dict[str, dict[str, str]],
+        row: tuple[str, str | None, str | None, str | None, str | None],
+    ) -> None:
+        self._rows[row[0]] = row
+        by["id"][row[0]] = row[0]
+        for key, value in zip(IDENTIFIERS, row[1:], strict=True):
+            if value is not None:
+                by[key][value] = row[0]
+
+    def holder(
+        self, db: sqlite3.Connection, key: str, value: str
+    ) -> tuple[str, str | None, str | None, str | None, str | None] | None:
+        """(id, email, phone_number, external_id, anonymous_id) of the profile holding `value`."""
+        profile_id = self._built(db)[key].get(value)
+        return None if profile_id is None else self._rows[profile_id]
+
+    def record(self, rows: list[_Row]) -> None:
+        """Profiles a batch created or whose identifiers it changed (written, not yet committed)."""
+        by = self._by
+        if by is None:
+            return
+        for row in rows:
+            old = self._rows.get(row.id)
+            if old is not None:
+                for key, value in zip(IDENTIFIERS, old[1:], strict=True):
+                    if value is not None and by[key].get(value) == row.id:
+                        del by[key][value]
+            ids = row.identifiers
+            self._put(
+                by,
+                (
+                    row.id,
+                    ids["email"],
+                    ids["phone_number"],
+                    ids["external_id"],
+                    ids["anonymous_id"],
+                ),
+            )
+
+
+class _Resolver:
+    """Klaviyo's identity resolution for a batch of profiles, one after another: what the batch
+    did so far (profiles created, identifiers moved) over what the store holds (`_Identities`)."""
+
+    def __init__(self, db: sqlite3.Connection, identities: _Identities) -> None:
         self._db = db
-        self.by: dict[str, dict[str, _Row]] = {key: {} for key in ("id", *IDENTIFIERS)}
-        wanted: dict[str, set[str]] = {key: set() for key in ("id", *IDENTIFIERS)}
-        for profile in profiles:
-            if profile.id:
-                wanted["id"].add(profile.id)
-            attributes = profile.attributes
-            for key in RESOLUTION_ORDER:
-                value = attributes.get(key)
-                if value:
-                    wanted[key].add(value)
-        for key, values in wanted.items():
-            # A value some profile read already holds is that profile's (identifiers are unique).
-            ordered = [value for value in values if value not in self.by[key]]
-            for start in range(0, len(ordered), _LOOKUP_CHUNK):
-                chunk = ordered[start : start + _LOOKUP_CHUNK]
-                marks = ",".join("?" * len(chunk))
-                for found in db.execute(
-                    f"SELECT id, email, phone_number, external_id, anonymous_id"
-                    f" FROM profiles WHERE {key} IN ({marks})",
-                    chunk,
-                ):
-                    if found[0] not in self.by["id"]:
-                        self._index(
-                            _Row(
-                                found[0],
-                                {
-                                    "email": found[1],
-                                    "phone_number": found[2],
-                                    "external_id": found[3],
-                                    "anonymous_id": found[4],
-                                },
-                            )
-                        )
+        self._identities = identities
+        # kind ("id" too) -> value -> the profile holding it now; None: no longer held
+        self.by: dict[str, dict[str, _Row | None]] = {key: {} for key in ("id", *IDENTIFIERS)}
+        self.touched: list[_Row] = []  # created or with moved identifiers
+
+    def _holder(self, key: str, value: str) -> _Row | None:
+        seen = self.by[key]
+        if value in seen:
+            return seen[value]
+        found = self._identities.holder(self._db, key, value)
+        if found is None:
+            return None
+        row = self.by["id"].get(found[0])
+        if row is None:  # first met: every identifier it holds (unmoved) is in `found`
+            row = _Row(found[0], dict(zip(IDENTIFIERS, found[1:], strict=True)))
+            self._index(row)
+        return row
 
     def _index(self, row: _Row) -> None:
         by = self.by
@@ -407,7 +456,7 @@ class _Resolver:
         """The one existing profile the identifiers point at; raises on a conflict."""
         matches: list[tuple[_Row, str]] = []  # (profile, identifier that found it)
         if profile.id:
-            row = self.by["id"].get(profile.id)
+            row = self._holder("id", profile.id)
             if row is None:
                 raise UnknownProfileError(profile)
             matches.append((row, "id"))
@@ -416,7 +465,7 @@ class _Resolver:
             value = attributes.get(key)
             if not value:
                 continue
-            row = self.by[key].get(value)
+            row = self._holder(key, value)
             if row is not None and all(row is not found for found, _ in matches):
                 matches.append((row, key))
         if not matches:
@@ -435,13 +484,16 @@ class _Resolver:
         )
 
     def add(self, profile_id: str, identifiers: list[str | None], document: str) -> None:
-        self._index(_Row(profile_id, dict(zip(IDENTIFIERS, identifiers, strict=True)), document))
+        row = _Row(profile_id, dict(zip(IDENTIFIERS, identifiers, strict=True)), document)
+        self._index(row)
+        self.touched.append(row)
 
     def move(self, row: _Row, key: str, value: str | None) -> None:
         """The profile's `key` identifier becomes `value` (None clears it)."""
+        self.touched.append(row)
         old = row.identifiers[key]
         if old is not None and self.by[key].get(old) is row:
-            del self.by[key][old]
+            self.by[key][old] = None
         row.identifiers[key] = value
         if value is not None:
             self.by[key][value] = row
