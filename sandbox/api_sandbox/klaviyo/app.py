@@ -46,7 +46,7 @@ def create_app(settings: KlaviyoSettings) -> web.Application:
 
     async def close(app: web.Application) -> None:
         await state.jobs.close()
-        state.worker.shutdown(wait=True)
+        state.shutdown()
         state.store.close()
 
     app.on_cleanup.append(close)

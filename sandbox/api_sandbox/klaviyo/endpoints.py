@@ -22,6 +22,8 @@ from api_sandbox.klaviyo.store import (
     UnknownProfileError,
 )
 from api_sandbox.klaviyo.validation import (
+    BulkEntry,
+    EventInput,
     ProfileInput,
     validate_bulk_events,
     validate_bulk_profiles,
@@ -110,7 +112,7 @@ def _entry_pointer(profile: ProfileInput) -> str:
 # -- handlers ----------------------------------------------------------------------------------
 
 
-# The work on a body (validating, storing) runs on the state's worker thread: `state.offload`.
+# A body arrives as bytes: parsed, validated and stored on the worker thread (`state.offload`).
 
 
 async def create_event(
@@ -120,8 +122,15 @@ async def create_event(
     return _accepted()
 
 
-def _create_event(state: KlaviyoState, revision: Revision, body: Body) -> None:
-    profile, event = validate_create_event(body, revision, _now())
+def _create_event(state: KlaviyoState, revision: Revision, raw: bytes) -> None:
+    _store_event(state, *_checked_event(revision, raw))
+
+
+def _checked_event(revision: Revision, raw: bytes) -> tuple[ProfileInput, EventInput]:
+    return validate_create_event(_parse(raw), revision, _now())
+
+
+def _store_event(state: KlaviyoState, profile: ProfileInput, event: EventInput) -> None:
     try:
         state.store.add_events([(profile, [event])])
     except DuplicateProfileError as conflict:
@@ -137,8 +146,15 @@ async def bulk_create_events(
     return _accepted()
 
 
-def _bulk_create_events(state: KlaviyoState, revision: Revision, body: Body) -> None:
-    entries = validate_bulk_events(body, revision, _now())
+def _bulk_create_events(state: KlaviyoState, revision: Revision, raw: bytes) -> None:
+    _store_bulk_events(state, _checked_bulk_events(revision, raw))
+
+
+def _checked_bulk_events(revision: Revision, raw: bytes) -> list[BulkEntry]:
+    return validate_bulk_events(_parse(raw), revision, _now())
+
+
+def _store_bulk_events(state: KlaviyoState, entries: list[BulkEntry]) -> None:
     try:
         state.store.add_events([(entry.profile, entry.events) for entry in entries])
     except DuplicateProfileError as conflict:
@@ -170,9 +186,18 @@ async def profile_import(
 
 
 def _profile_import(
-    state: KlaviyoState, revision: Revision, body: Body, base_url: str
+    state: KlaviyoState, revision: Revision, raw: bytes, base_url: str
 ) -> tuple[dict[str, Any], bool]:
-    profile = validate_profile_import(body, revision)
+    return _store_profile(state, _checked_profile(revision, raw), base_url)
+
+
+def _checked_profile(revision: Revision, raw: bytes) -> ProfileInput:
+    return validate_profile_import(_parse(raw), revision)
+
+
+def _store_profile(
+    state: KlaviyoState, profile: ProfileInput, base_url: str
+) -> tuple[dict[str, Any], bool]:
     try:
         with state.store.transaction():
             profile_id, created = state.store.upsert_profile(profile)
@@ -205,16 +230,19 @@ def _profile_resource(state: KlaviyoState, profile_id: str, base_url: str) -> di
 async def bulk_import_profiles(
     request: web.Request, state: KlaviyoState, revision: Revision, body: Body
 ) -> web.Response:
-    items, profiles = await state.offload(_bulk_profiles, revision, body)
+    body, items, profiles = await state.offload(_checked_bulk_profiles, revision, body)
     lists = ((body["data"].get("relationships") or {}).get("lists") or {}).get("data") or []
     job = state.jobs.create(profiles, items, [entry["id"] for entry in lists])
     return _json_api({"data": job.resource(_base_url(request))}, status=202)
 
 
-def _bulk_profiles(revision: Revision, body: Body) -> tuple[list[Any], list[ProfileInput]]:
+def _checked_bulk_profiles(
+    revision: Revision, raw: bytes
+) -> tuple[Any, list[Any], list[ProfileInput]]:
+    body = _parse(raw)
     items = _bulk_profile_items(body)
     sizes = [len(json.dumps(item)) for item in items]
-    return items, validate_bulk_profiles(body, revision, sizes)
+    return body, items, validate_bulk_profiles(body, revision, sizes)
 
 
 def _bulk_profile_items(body: Body) -> list[Any]:
@@ -345,7 +373,7 @@ def serve(
             decision = state.limiter.check(endpoint.name, endpoint.limit_for(revision))
             if decision is not None and not decision.allowed:
                 return error_response([_throttled(decision.retry_after)], decision.headers())
-            body = await _read_body(request, endpoint, state) if endpoint.method == "POST" else None
+            body = await _read_body(request, endpoint) if endpoint.method == "POST" else None
             response = await handler(request, state, revision, body)
         except ApiRequestError as rejection:
             state.store.record_rejected(
@@ -372,7 +400,8 @@ def _throttled(retry_after: int) -> ApiError:
     )
 
 
-async def _read_body(request: web.Request, endpoint: Endpoint, state: KlaviyoState) -> Body:
+async def _read_body(request: web.Request, endpoint: Endpoint) -> bytes:
+    """The raw body, once its media type and size are acceptable (parsed by `_parse`)."""
     media_type = request.content_type
     if media_type not in ACCEPTED_CONTENT_TYPES:
         raise ApiRequestError(
@@ -397,7 +426,7 @@ async def _read_body(request: web.Request, endpoint: Endpoint, state: KlaviyoSta
                 )
             ]
         )
-    return await state.offload(_parse, raw)
+    return raw
 
 
 def _parse(raw: bytes) -> Body:

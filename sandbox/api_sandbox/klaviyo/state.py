@@ -93,9 +93,12 @@ class KlaviyoState:
     faults: FaultInjector
     requests: Counter[str] = field(default_factory=Counter)  # "<METHOD> <route>" -> n
     statuses: Counter[str] = field(default_factory=Counter)  # "<status>" -> n
-    # The one thread that parses, validates and stores request bodies and imports jobs, in the
-    # order they are handed over, so that the event loop keeps answering (rate limits are
-    # counted when a request arrives, not when the requests before it are done).
+    # The one thread that parses, validates and stores request bodies, imports jobs and reads
+    # for the control endpoints, in the order handed over, so that the event loop keeps answering
+    # (rate limits are counted when a request arrives, not when the requests before it are done).
+    # One request is handed over whole (parse, validate, store): it is done before the next one
+    # starts. (A second thread for parsing and validating was tried: the two fight over the GIL,
+    # which SQLite gives up and takes back for every row, and the stand-in used more CPU.)
     worker: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="klaviyo-worker")
     )
@@ -105,6 +108,9 @@ class KlaviyoState:
         return await asyncio.get_running_loop().run_in_executor(
             self.worker, functools.partial(_paused, fn, *args)
         )
+
+    def shutdown(self) -> None:
+        self.worker.shutdown(wait=True)
 
     @classmethod
     def create(cls, settings: KlaviyoSettings) -> KlaviyoState:
