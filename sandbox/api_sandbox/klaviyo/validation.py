@@ -173,7 +173,7 @@ def validate_bulk_events(body: Any, revision: Revision, now: datetime) -> list[B
                 continue
             event = _check_event(
                 event_data["attributes"],
-                f"{pointer}/events/data/{j}",
+                item,
                 revision,
                 now,
                 group_backfill=group_backfill,
@@ -546,7 +546,7 @@ def _check_event(
     group_backfill: bool,
     errors: list[ApiError],
 ) -> EventInput | None:
-    attributes_pointer = f"{pointer}/attributes"
+    attributes_pointer = pointer + "/attributes"
     name = attributes["metric"]["data"]["attributes"]["name"]
     if not name.strip() or len(name) > MAX_METRIC_NAME:
         errors.append(
@@ -570,7 +570,11 @@ def _check_event(
             )
         )
         return None
-    violation = value_limit_violation(properties, f"{attributes_pointer}/properties")
+    violation = (
+        None
+        if _within_limits(properties, 1)
+        else value_limit_violation(properties, f"{attributes_pointer}/properties")
+    )
     if violation is not None:
         errors.append(invalid(violation[1], violation[0]))
         return None
@@ -586,6 +590,12 @@ def _check_event(
     )
 
 
+@lru_cache(maxsize=8)
+def _time_bounds(earliest_year: int, now: datetime) -> tuple[datetime, datetime]:
+    """Event times must fall in [bounds): worked out once per request (`now`), not per event."""
+    return datetime(earliest_year, 1, 1, tzinfo=timezone.utc), now + timedelta(days=365)
+
+
 def _event_time(value: Any, revision: Revision, now: datetime) -> datetime | str:
     """The event time in UTC to the second, or why it is not acceptable."""
     if value is None:
@@ -598,11 +608,14 @@ def _event_time(value: Any, revision: Revision, now: datetime) -> datetime | str
         return f"'{value:.60}' is not a valid date-time."
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
-    parsed = parsed.astimezone(timezone.utc).replace(microsecond=0)
-    earliest = datetime(revision.earliest_event_year, 1, 1, tzinfo=timezone.utc)
+    elif parsed.tzinfo is not timezone.utc:
+        parsed = parsed.astimezone(timezone.utc)
+    if parsed.microsecond:
+        parsed = parsed.replace(microsecond=0)
+    earliest, latest = _time_bounds(revision.earliest_event_year, now)
     if parsed < earliest:
         return f"The event time {value} is too early: it must be after the year {revision.earliest_event_year}."
-    if parsed > now + timedelta(days=365):
+    if parsed > latest:
         return f"The event time {value} is too far in the future: at most 1 year ahead."
     return parsed
 
