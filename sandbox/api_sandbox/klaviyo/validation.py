@@ -309,17 +309,20 @@ def _bulk_events_sample(body: Any, tree: KeyTree) -> dict[str, Any] | None:
             isinstance(entry["attributes"]["events"]["data"], list) for entry in entries
         ):
             return None
+        # An entry's shape without its events: `events.data` (a list, checked above) is opaque.
+        hollow_tree = with_key(entry_tree, ("attributes", "events"), "data", None)
         hollow_entries: dict[Hashable, dict[str, Any]] = {}
         events: dict[Hashable, Any] = {}
         for entry in entries:
             attributes = entry["attributes"]
             for event in attributes["events"]["data"]:
                 events.setdefault(shape(event, event_tree), event)
-            hollow = {
-                **entry,
-                "attributes": {**attributes, "events": {**attributes["events"], "data": []}},
-            }
-            hollow_entries.setdefault(shape(hollow, entry_tree), hollow)
+            key = shape(entry, hollow_tree)
+            if key not in hollow_entries:
+                hollow_entries[key] = {
+                    **entry,
+                    "attributes": {**attributes, "events": {**attributes["events"], "data": []}},
+                }
         samples = list(hollow_entries.values())
         if samples:
             first = samples[0]["attributes"]
