@@ -14,9 +14,10 @@ class WindowLimiter:
 
     Klaviyo counts in fixed windows; never exceeding the limit in *any* window of that length
     keeps every fixed window under it too, whatever its alignment, at a cost of at most one
-    window against a client that knew the server's boundaries. The windows are a little longer
-    than a second and a minute so that jitter in arrival times cannot push two requests into the
-    same server window.
+    window against a client that knew the server's boundaries. The windows are 2% longer than a
+    second and a minute so that up to 20 ms of jitter in arrival times cannot push two requests
+    into the same server window; a rarer 429 is still handled (Retry-After, the slot given back).
+    5% cost the benchmark 0.7 s out of its 14 s bound for no 429 avoided.
     """
 
     def __init__(
@@ -24,8 +25,8 @@ class WindowLimiter:
         burst: int,
         steady: int,
         *,
-        second: float = 1.05,
-        minute: float = 60.5,
+        second: float = 1.02,
+        minute: float = 60.2,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
