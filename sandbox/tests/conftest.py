@@ -8,6 +8,7 @@ import pytest
 
 from api_sandbox.server import BackgroundSandbox
 from api_sandbox.settings import IntercomSettings, KlaviyoSettings
+from api_sandbox.testing import control
 
 StartSandbox = Callable[..., BackgroundSandbox]
 
@@ -27,3 +28,21 @@ def start_sandbox() -> Iterator[StartSandbox]:
     yield start
     for sandbox in started:
         sandbox.stop()
+
+
+@pytest.fixture(scope="module")
+def klaviyo_sandbox(request: pytest.FixtureRequest) -> Iterator[BackgroundSandbox]:
+    """One Klaviyo stand-in per test module: rate limits off unless the module sets KLAVIYO_SETTINGS."""
+    settings = getattr(request.module, "KLAVIYO_SETTINGS", None) or KlaviyoSettings(
+        rate_limit_scale=0
+    )
+    with BackgroundSandbox(klaviyo=settings) as running:
+        yield running
+
+
+@pytest.fixture
+def url(klaviyo_sandbox: BackgroundSandbox) -> str:
+    """The module's Klaviyo stand-in, emptied for this test."""
+    base = klaviyo_sandbox.urls["klaviyo"]
+    control(base, "reset", {})
+    return base

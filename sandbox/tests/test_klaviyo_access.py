@@ -2,32 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
 
 from api_sandbox.klaviyo import examples as ex
-from api_sandbox.server import BackgroundSandbox
 from api_sandbox.settings import KlaviyoSettings
 from api_sandbox.testing import control
 
 SECRET = "pk_secret_never_echoed"
 
 
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[BackgroundSandbox]:
-    settings = KlaviyoSettings(api_key=SECRET, rate_limit_scale=0, job_seconds=0.05)
-    with BackgroundSandbox(klaviyo=settings) as running:
-        yield running
-
-
-@pytest.fixture
-def url(sandbox: BackgroundSandbox) -> str:
-    base = sandbox.urls["klaviyo"]
-    control(base, "reset", {})
-    return base
+KLAVIYO_SETTINGS = KlaviyoSettings(api_key=SECRET, rate_limit_scale=0, job_seconds=0.05)
 
 
 def post_event(url: str, **options: Any) -> requests.Response:

@@ -2,31 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-
 from api_sandbox.klaviyo import examples as ex
-from api_sandbox.server import BackgroundSandbox
-from api_sandbox.settings import KlaviyoSettings
 from api_sandbox.testing import control
 
 BULK = "/api/event-bulk-create-jobs"
 ENTRIES = "/data/attributes/events-bulk-create/data"
-
-
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[BackgroundSandbox]:
-    with BackgroundSandbox(klaviyo=KlaviyoSettings(rate_limit_scale=0)) as running:
-        yield running
-
-
-@pytest.fixture
-def url(sandbox: BackgroundSandbox) -> str:
-    base = sandbox.urls["klaviyo"]
-    control(base, "reset", {})
-    return base
 
 
 def good_entries(profiles: int = 3, events_each: int = 4) -> list[dict[str, Any]]:

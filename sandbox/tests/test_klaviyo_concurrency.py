@@ -4,15 +4,12 @@ worker thread; identity resolution batched per request stays what it was one pro
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import pytest
 import requests
 
 from api_sandbox.klaviyo import examples as ex
-from api_sandbox.server import BackgroundSandbox
 from api_sandbox.settings import KlaviyoSettings
 from api_sandbox.testing import control
 
@@ -20,17 +17,7 @@ BULK = "/api/event-bulk-create-jobs"
 JOBS = "/api/profile-bulk-import-jobs"
 
 
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[BackgroundSandbox]:
-    with BackgroundSandbox(klaviyo=KlaviyoSettings(rate_limit_scale=0, job_seconds=0)) as running:
-        yield running
-
-
-@pytest.fixture
-def url(sandbox: BackgroundSandbox) -> str:
-    base = sandbox.urls["klaviyo"]
-    control(base, "reset", {})
-    return base
+KLAVIYO_SETTINGS = KlaviyoSettings(rate_limit_scale=0, job_seconds=0)
 
 
 def stored(url: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

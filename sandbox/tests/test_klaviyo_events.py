@@ -2,30 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from api_sandbox.klaviyo import examples as ex
-from api_sandbox.server import BackgroundSandbox
-from api_sandbox.settings import KlaviyoSettings
 from api_sandbox.testing import control
 
 EVENTS = "/api/events"
-
-
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[BackgroundSandbox]:
-    with BackgroundSandbox(klaviyo=KlaviyoSettings(rate_limit_scale=0)) as running:
-        yield running
-
-
-@pytest.fixture
-def url(sandbox: BackgroundSandbox) -> str:
-    base = sandbox.urls["klaviyo"]
-    control(base, "reset", {})
-    return base
 
 
 def rejected(response: Any, status: int, code: str, pointer: str | None) -> dict[str, Any]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,18 +18,7 @@ PROFILES = "/data/attributes/profiles/data"
 JOB_SECONDS = 0.4
 
 
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[BackgroundSandbox]:
-    settings = KlaviyoSettings(rate_limit_scale=0, job_seconds=JOB_SECONDS)
-    with BackgroundSandbox(klaviyo=settings) as running:
-        yield running
-
-
-@pytest.fixture
-def url(sandbox: BackgroundSandbox) -> str:
-    base = sandbox.urls["klaviyo"]
-    control(base, "reset", {})
-    return base
+KLAVIYO_SETTINGS = KlaviyoSettings(rate_limit_scale=0, job_seconds=JOB_SECONDS)
 
 
 def errors_of(response: Any, status: int) -> list[tuple[str, str | None]]:
