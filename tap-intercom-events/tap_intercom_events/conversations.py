@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -258,39 +258,35 @@ class TicketPartsStream(_PartsStream):
     schema = schemas.TICKET_PART
 
 
-class ConversationEventsStream(_ChildStream):
-    """One record per contract event of a conversation, inside the run's window."""
+class _EventsStream(_ChildStream):
+    """One record per contract event of the parent object, inside the run's window."""
 
+    # The contract's rules for this object type (a pure function in events.py).
+    derive_events: ClassVar[Callable[[Json, events.Lookups, events.EventWindow], Iterable[Json]]]
+
+    def get_records(self, context: Context | None) -> Iterable[Json]:
+        fetched, window = self._parent(context)
+        if fetched is None or window is None:
+            return []
+        lookups = self._tap.lookups(contacts=fetched.contacts)  # type: ignore[attr-defined]
+        return type(self).derive_events(
+            fetched.detail, lookups, events.EventWindow(window.events_after, window.end)
+        )
+
+
+class ConversationEventsStream(_EventsStream):
     name = "conversation_events"
     parent_stream_type = ConversationsStream
     object_type = "conversation"
     primary_keys = ("event_id",)
     schema = schemas.CONVERSATION_EVENT
-
-    def get_records(self, context: Context | None) -> Iterable[Json]:
-        fetched, window = self._parent(context)
-        if fetched is None or window is None:
-            return []
-        lookups = self._tap.lookups(contacts=fetched.contacts)  # type: ignore[attr-defined]
-        return events.conversation_events(
-            fetched.detail, lookups, events.EventWindow(window.events_after, window.end)
-        )
+    derive_events = events.conversation_events
 
 
-class TicketEventsStream(_ChildStream):
-    """One record per contract event of a ticket, inside the run's window."""
-
+class TicketEventsStream(_EventsStream):
     name = "ticket_events"
     parent_stream_type = TicketsStream
     object_type = "ticket"
     primary_keys = ("event_id",)
     schema = schemas.TICKET_EVENT
-
-    def get_records(self, context: Context | None) -> Iterable[Json]:
-        fetched, window = self._parent(context)
-        if fetched is None or window is None:
-            return []
-        lookups = self._tap.lookups(contacts=fetched.contacts)  # type: ignore[attr-defined]
-        return events.ticket_events(
-            fetched.detail, lookups, events.EventWindow(window.events_after, window.end)
-        )
+    derive_events = events.ticket_events
