@@ -34,8 +34,27 @@ class ReentrantDrainError(RuntimeError):
     process_batch with an empty batch and acknowledge state for records never sent."""
 
 
-class KlaviyoSink(BatchSink):
-    """What both delivering sinks share: the runtime, the re-entry guard, no timestamp parsing."""
+class _TargetSink(BatchSink):
+    """Every sink of this target: the run's shared runtime, and no SDK date-time parsing."""
+
+    def __init__(
+        self,
+        target: TargetKlaviyo,
+        stream_name: str,
+        schema: dict[str, Any],
+        key_properties: list[str] | None,
+    ) -> None:
+        super().__init__(target, stream_name, schema, key_properties)
+        self.runtime: Runtime = target.runtime
+
+    def _parse_timestamps_in_record(self, record: dict, schema: dict, treatment: Any) -> None:
+        # The SDK would turn date-time strings into datetimes only for us to format them back
+        # (about a third of a target's CPU per record); translate.to_iso_utc handles strings.
+        return
+
+
+class KlaviyoSink(_TargetSink):
+    """What both delivering sinks share: the re-entry guard, dead letters, phone warnings."""
 
     # Records per drain (batch_size_rows overrides it): five full bulk event requests; smaller
     # batches keep memory down while requests of earlier batches are still in flight.
@@ -49,14 +68,8 @@ class KlaviyoSink(BatchSink):
         key_properties: list[str] | None,
     ) -> None:
         super().__init__(target, stream_name, schema, key_properties)
-        self.runtime: Runtime = target.runtime
         self._draining = False
         self._phone_warnings = 0
-
-    def _parse_timestamps_in_record(self, record: dict, schema: dict, treatment: Any) -> None:
-        # The SDK would turn date-time strings into datetimes only for us to format them back
-        # (about a third of a target's CPU per record); translate.to_iso_utc handles strings.
-        return
 
     def process_batch(self, context: dict) -> None:
         """Translate the batch and queue its requests; returns once they are queued (reading
@@ -241,24 +254,11 @@ class ProfileSink(KlaviyoSink):
             runtime.delivery.submit(runtime.delivery.send_profile_job, self.stream_name, chunk)
 
 
-class SkippedSink(BatchSink):
+class SkippedSink(_TargetSink):
     """A stream configured not to be delivered: records are counted and dropped."""
-
-    def __init__(
-        self,
-        target: TargetKlaviyo,
-        stream_name: str,
-        schema: dict[str, Any],
-        key_properties: list[str] | None,
-    ) -> None:
-        super().__init__(target, stream_name, schema, key_properties)
-        self.runtime: Runtime = target.runtime
 
     def get_validator(self) -> None:
         return None
-
-    def _parse_timestamps_in_record(self, record: dict, schema: dict, treatment: Any) -> None:
-        return
 
     def process_record(self, record: dict, context: dict) -> None:
         context["skipped"] = context.get("skipped", 0) + 1
