@@ -31,6 +31,11 @@ class SandboxProcess:
         self._dir = tempfile.TemporaryDirectory(prefix="api-sandbox-")
 
     def start(self, timeout: float = 120) -> SandboxProcess:
+        """Start the child process and wait until it listens; a second call changes nothing."""
+        if self._process is not None and self._process.poll() is None:
+            return (
+                self  # `with SandboxProcess(...).start() as sandbox:` must not start a second one
+            )
         ready = Path(self._dir.name) / "ready.json"
         log = Path(self._dir.name) / "sandbox.log"
         with log.open("wb") as sink:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
+import pytest
 import requests
 
 from api_sandbox.testing import SandboxProcess, control
@@ -84,3 +86,25 @@ def test_serve_rejects_a_bad_fault_rate_with_one_line() -> None:
         serve.stderr.strip().splitlines()[-1]
         == "api-sandbox: fault error_rate must be between 0 and 1, got 1.5"
     )
+
+
+def serving_processes(ready_dir: str) -> list[str]:
+    """Processes whose command line is `api-sandbox serve` with a ready file in this directory."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().split(b"\0")
+        except OSError:  # the process ended while we looked
+            continue
+        text = " ".join(arg.decode(errors="replace") for arg in args)
+        if "api_sandbox.cli serve" in text and ready_dir in text:
+            found.append(text)
+    return found
+
+
+def test_a_started_sandbox_used_as_a_context_manager_runs_once_and_stops() -> None:
+    with SandboxProcess("--only", "klaviyo").start() as sandbox:
+        url = sandbox.urls["klaviyo"]
+        assert len(serving_processes(sandbox._dir.name)) == 1
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"{url}/_sandbox/report", timeout=5)
