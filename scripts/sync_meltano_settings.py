@@ -1,57 +1,111 @@
-"""Rewrite the `settings` of both plugins in meltano.yml from the plugins' own config schemas.
+"""Generate both plugins' Meltano definitions from the plugins' own `--about` output.
+
+One source, two outputs:
+- `plugins/extractors/tap-intercom-events.yml` and `plugins/loaders/target-klaviyo.yml`: plugin definitions in the
+  Meltano Hub format, for `meltano add --from-ref <file> <name>` in any Meltano project;
+- the `capabilities` and `settings` of both plugins in this repository's `meltano.yml`.
+
+Every setting the plugin's config schema declares is included, the SDK's own ones too (stream_maps,
+flattening_enabled, validate_records, ...), with the Meltano kind that matches its JSON type, so that
+`meltano config set <plugin> stream_maps '{...}'` stores an object and not a string.
 
 Run after changing a plugin's config: `.venv/bin/python scripts/sync_meltano_settings.py`.
-tests/test_meltano_project.py fails when meltano.yml and the plugins disagree.
+`--check` writes nothing and exits 1 when a file differs from what would be generated (tests/test_meltano_project.py).
 """
 
 from __future__ import annotations
 
+import argparse
+import importlib.util
+import io
 import json
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+import tomllib
 from ruamel.yaml import YAML
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = REPO / ".venv" / "bin"
-PLUGINS = {"extractors": "tap-intercom-events", "loaders": "target-klaviyo"}
-# Added to every plugin by the SDK; Meltano knows them without a declaration.
-SDK_BUILTINS = {
-    "stream_maps", "stream_map_config", "faker_config", "flattening_enabled", "flattening_max_depth",
-    "flattening_max_key_length", "flattening_separator", "batch_config", "add_record_metadata",
-    "load_method", "batch_size_rows", "validate_records", "process_activate_version_messages",
-}  # fmt: skip
+
+# Where the repository is published. Replace OWNER/intercom-to-klaviyo (README "Add to your own Meltano project").
+REPO_URL = "https://github.com/OWNER/intercom-to-klaviyo"
+VARIANT = "intercom-to-klaviyo"
+
+PLUGINS: dict[str, dict[str, Any]] = {
+    "tap-intercom-events": {
+        "plugin_type": "extractors",
+        "namespace": "tap_intercom_events",
+        "label": "Intercom (support events)",
+        "description": "Intercom contacts, conversations, tickets and the support events derived from them",
+        "domain_url": "https://www.intercom.com",
+        "keywords": ["meltano_sdk", "intercom", "support", "events"],
+        "settings_group_validation": [["access_token"]],
+    },
+    "target-klaviyo": {
+        "plugin_type": "loaders",
+        "namespace": "target_klaviyo",
+        "label": "Klaviyo",
+        "description": "Klaviyo events (metrics) and profiles through the bulk APIs",
+        "domain_url": "https://www.klaviyo.com",
+        "keywords": ["meltano_sdk", "klaviyo", "marketing", "events"],
+        "settings_group_validation": [["api_key"]],
+    },
+}
+
 KINDS = {
     "integer": "integer",
     "number": "decimal",
     "boolean": "boolean",
     "object": "object",
     "array": "array",
+    "string": "string",
 }
+ACRONYMS = {"api": "API", "url": "URL", "id": "ID"}
+# Declared by the SDK on every plugin but usable only when an optional package is installed with the plugin.
+NEEDS_PACKAGE = {"faker_config": "faker"}
 
 
-def plugin_schema(executable: str) -> dict[str, Any]:
-    about = subprocess.run(
+def about(executable: str) -> dict[str, Any]:
+    result = subprocess.run(
         [str(BIN / executable), "--about", "--format", "json"],
         capture_output=True,
         text=True,
-        check=True,
+        check=False,
     )
-    return dict(json.loads(about.stdout)["settings"]["properties"])
+    if result.returncode != 0:
+        sys.exit(f"{executable} --about failed:\n{result.stderr[-3000:]}")
+    return dict(json.loads(result.stdout))
+
+
+def version(executable: str) -> str:
+    pyproject = tomllib.loads((REPO / executable / "pyproject.toml").read_text())
+    return str(pyproject["project"]["version"])
+
+
+def usable(name: str) -> bool:
+    """faker_config needs Faker next to the plugin; both plugins run from this .venv's packages."""
+    package = NEEDS_PACKAGE.get(name)
+    return package is None or importlib.util.find_spec(package) is not None
 
 
 def concrete_type(prop: dict[str, Any]) -> str:
     types = prop.get("type", "string")
     types = [types] if isinstance(types, str) else types
-    return next(t for t in types if t != "null")
+    return str(next(t for t in types if t != "null"))
+
+
+def label(name: str) -> str:
+    words = [ACRONYMS.get(word, word) for word in name.split("_")]
+    return " ".join([words[0][:1].upper() + words[0][1:], *words[1:]])
 
 
 def meltano_setting(name: str, prop: dict[str, Any]) -> dict[str, Any]:
     setting: dict[str, Any] = {
         "name": name,
-        "label": prop.get("title") or name.replace("_", " ").title(),
+        "label": prop.get("title") or label(name),
     }
     json_type = concrete_type(prop)
     if json_type == "string" and prop.get("format") in {"date-time", "date"}:
@@ -59,30 +113,104 @@ def meltano_setting(name: str, prop: dict[str, Any]) -> dict[str, Any]:
     elif json_type == "string" and prop.get("enum"):
         setting["kind"] = "options"
         setting["options"] = [{"label": str(v), "value": v} for v in prop["enum"] if v is not None]
-    elif json_type in KINDS:
+    else:
         setting["kind"] = KINDS[json_type]
-    if prop.get("secret") or prop.get("writeOnly"):
-        setting["sensitive"] = True
+    setting["sensitive"] = bool(prop.get("secret") or prop.get("writeOnly"))
     setting["description"] = " ".join(str(prop.get("description", "")).split())
-    if "default" in prop and prop["default"] is not None and not setting.get("sensitive"):
+    if "default" in prop and prop["default"] is not None and not setting["sensitive"]:
         setting["value"] = prop["default"]
     return setting
 
 
-def main() -> int:
+def settings_of(info: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        meltano_setting(key, prop)
+        for key, prop in info["settings"]["properties"].items()
+        if usable(key)
+    ]
+
+
+def hub_definition(name: str, info: dict[str, Any]) -> dict[str, Any]:
+    meta = PLUGINS[name]
+    return {
+        "name": name,
+        "variant": VARIANT,
+        "label": meta["label"],
+        "description": meta["description"],
+        "namespace": meta["namespace"],
+        "executable": name,
+        "pip_url": f"git+{REPO_URL}.git@v{version(name)}#subdirectory={name}",
+        "repo": REPO_URL,
+        "docs": f"{REPO_URL}/blob/main/{name}/README.md",
+        "domain_url": meta["domain_url"],
+        "maintenance_status": "active",
+        "keywords": meta["keywords"],
+        "capabilities": list(info["capabilities"]),
+        "settings_group_validation": meta["settings_group_validation"],
+        "settings": settings_of(info),
+    }
+
+
+def dump(data: Any) -> str:
+    yaml = YAML()
+    yaml.width = 4096
+    yaml.indent(mapping=2, sequence=2, offset=0)
+    out = io.StringIO()
+    yaml.dump(data, out)
+    return out.getvalue()
+
+
+def definition_path(name: str) -> Path:
+    return REPO / "plugins" / PLUGINS[name]["plugin_type"] / f"{name}.yml"
+
+
+def render() -> dict[Path, str]:
+    """Every generated file's expected text, by path."""
+    outputs: dict[Path, str] = {}
     yaml = YAML()
     yaml.preserve_quotes = True
     yaml.width = 4096
-    path = REPO / "meltano.yml"
-    project = yaml.load(path.read_text())
-    for plugin_type, name in PLUGINS.items():
-        schema = plugin_schema(name)
-        (plugin,) = [p for p in project["plugins"][plugin_type] if p["name"] == name]
-        plugin["settings"] = [
-            meltano_setting(key, prop) for key, prop in schema.items() if key not in SDK_BUILTINS
-        ]
-    with path.open("w") as out:
-        yaml.dump(project, out)
+    meltano_yml = REPO / "meltano.yml"
+    project = yaml.load(meltano_yml.read_text())
+    for name, meta in PLUGINS.items():
+        info = about(name)
+        header = (
+            f"# Meltano plugin definition (Hub format) for {name}, generated by\n"
+            "# scripts/sync_meltano_settings.py from the plugin's --about output: do not edit by hand.\n"
+            f"# Add it to a Meltano project: meltano add --from-ref <this file or its raw URL> {name}\n"
+        )
+        outputs[definition_path(name)] = header + dump(hub_definition(name, info))
+        (plugin,) = [p for p in project["plugins"][meta["plugin_type"]] if p["name"] == name]
+        plugin["capabilities"] = list(info["capabilities"])
+        plugin["settings"] = settings_of(info)
+    out = io.StringIO()
+    yaml.dump(project, out)
+    outputs[meltano_yml] = out.getvalue()
+    return outputs
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 on drift")
+    args = parser.parse_args()
+    drifted = []
+    for path, text in render().items():
+        current = path.read_text() if path.exists() else None
+        if current == text:
+            continue
+        drifted.append(path.relative_to(REPO))
+        if not args.check:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+    if args.check and drifted:
+        print(
+            "out of date (run .venv/bin/python scripts/sync_meltano_settings.py): "
+            + ", ".join(map(str, drifted)),
+            file=sys.stderr,
+        )
+        return 1
+    for path in drifted:
+        print(f"wrote {path}")
     return 0
 
 
