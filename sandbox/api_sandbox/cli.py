@@ -64,6 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=IntercomSettings.rate_limit_per_minute,
         help="calls a minute, enforced per 10-second window; 0 turns it off",
     )
+    data.add_argument(
+        "--intercom-rate-window-seconds",
+        type=float,
+        default=IntercomSettings.rate_window_seconds,
+        help="length of a rate-limit window (Intercom: 10); the limit per window scales with it",
+    )
 
     klaviyo = serve.add_argument_group("Klaviyo")
     klaviyo.add_argument("--klaviyo-key", default=KlaviyoSettings.api_key)
@@ -95,6 +101,7 @@ def _settings(args: argparse.Namespace) -> tuple[IntercomSettings | None, Klaviy
     intercom = IntercomSettings(
         token=args.intercom_token,
         rate_limit_per_minute=args.intercom_rate_limit,
+        rate_window_seconds=args.intercom_rate_window_seconds,
         seed=args.seed,
         contacts=args.contacts,
         conversations=args.conversations,
@@ -120,6 +127,9 @@ def _check(args: argparse.Namespace) -> None:
         if getattr(args, flag) < 0:
             msg = f"--{flag.replace('_', '-')} must be >= 0, got {getattr(args, flag)}"
             raise ValueError(msg)
+    if not args.intercom_rate_window_seconds > 0:
+        msg = f"--intercom-rate-window-seconds must be > 0, got {args.intercom_rate_window_seconds}"
+        raise ValueError(msg)
     if args.klaviyo_rate_scale < 0:
         msg = f"--klaviyo-rate-scale must be >= 0, got {args.klaviyo_rate_scale}"
         raise ValueError(msg)

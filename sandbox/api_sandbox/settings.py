@@ -35,6 +35,7 @@ class FaultSettings:
 class IntercomSettings:
     token: str = "sandbox-intercom-token"
     rate_limit_per_minute: int = 10_000  # Intercom's private-app limit; 0 turns rate limiting off
+    rate_window_seconds: float = 10.0  # Intercom's window; shorter lets a 429 test wait less
     default_version: str = "2.14"  # the app's default Intercom-Version when the header is absent
     seed: int = 1
     contacts: int = 200

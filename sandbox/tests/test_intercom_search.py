@@ -371,6 +371,8 @@ def test_cursor_repeat_rate_one_sends_the_client_back(api: IntercomTestClient) -
     assert api.control("quirks", {"cursor_repeat_rate": 1.0}) == {
         "cursor_repeat_rate": 1.0,
         "contact_search_delay_seconds": 0.0,
+        "ignore_sort": {"contacts": False, "conversations": False, "tickets": False},
+        "cursor_mode": "keyset",
     }
     c1, c2, c3, c4 = _walk(api, 4)
     # page 2 (reached with c1) points back at c1: A -> B -> A -> B, the loop peers hit
@@ -402,13 +404,24 @@ def test_without_the_quirk_cursors_never_repeat(api: IntercomTestClient) -> None
         {"loop": 1},
         {"contact_search_delay_seconds": -1},
         {"cursor_repeat_rate": 0.5, "contact_search_delay_seconds": "soon"},
+        {"ignore_sort": {"companies": True}},
+        {"ignore_sort": {"tickets": 1}},
+        {"ignore_sort": True},
+        {"cursor_mode": "page"},
+        {"cursor_mode": "offset", "ignore_sort": {"tickets": "yes"}},
     ],
 )
 def test_bad_quirk_settings_are_400(api: IntercomTestClient, body: dict[str, Any]) -> None:
     response = requests.post(f"{api.base_url}/_sandbox/quirks", json=body, timeout=10)
     assert response.status_code == 400
     assert response.json()["error"].startswith("quirks:")
-    assert api.control("quirks") == {"cursor_repeat_rate": 0.0, "contact_search_delay_seconds": 0.0}
+    # nothing applied, not even the valid part of the body
+    assert api.control("quirks") == {
+        "cursor_repeat_rate": 0.0,
+        "contact_search_delay_seconds": 0.0,
+        "ignore_sort": {"contacts": False, "conversations": False, "tickets": False},
+        "cursor_mode": "keyset",
+    }
 
 
 def test_recently_edited_contacts_reach_search_after_the_delay(api: IntercomTestClient) -> None:

@@ -10,8 +10,10 @@ import pytest
 from api_sandbox.intercom.app import _accepts_json
 from api_sandbox.intercom.paging import (
     CursorRepeater,
+    Position,
     decode_cursor,
     encode_cursor,
+    encode_offset_cursor,
     page_of,
     per_page_value,
     sort_key,
@@ -47,15 +49,26 @@ def test_cursor_is_base64_json_of_value_id_page_and_sort() -> None:
         3,
         "conversations:updated_at:asc",
     ]
-    assert decode_cursor(cursor, "conversations:updated_at:asc") == (
-        (True, 1_750_000_000, 100_042),
-        3,
+    assert decode_cursor(cursor, "conversations:updated_at:asc") == Position(
+        page=3, key=(True, 1_750_000_000, 100_042)
     )
 
 
 def test_cursor_with_a_null_sort_value_round_trips() -> None:
     cursor = encode_cursor(sort_key(None, "abc"), 1, "contacts:last_seen_at:desc")
-    assert decode_cursor(cursor, "contacts:last_seen_at:desc") == ((False, 0, "abc"), 1)
+    assert decode_cursor(cursor, "contacts:last_seen_at:desc") == Position(
+        page=1, key=(False, 0, "abc")
+    )
+
+
+def test_offset_cursor_round_trips_and_is_refused_in_the_other_mode() -> None:
+    cursor = encode_offset_cursor(40, 2, "tickets:updated_at:desc")
+    assert decode_cursor(cursor, "tickets:updated_at:desc", "offset") == Position(page=2, offset=40)
+    with pytest.raises(SearchError, match="another cursor mode"):
+        decode_cursor(cursor, "tickets:updated_at:desc", "keyset")
+    keyset = encode_cursor(sort_key(5, 7), 1, "tickets:updated_at:desc")
+    with pytest.raises(SearchError, match="another cursor mode"):
+        decode_cursor(keyset, "tickets:updated_at:desc", "offset")
 
 
 @pytest.mark.parametrize(

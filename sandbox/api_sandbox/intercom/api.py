@@ -218,11 +218,17 @@ class IntercomApi:
     ) -> web.Response:
         state = self.state
         ws = state.workspace
+        mode = state.cursor_mode
         try:
             predicate = compile_query(resource, query)
             sort_name, descending, spec = sort_field(resource, sort)
+            if repeatable and state.ignore_sort[resource.name]:
+                # quirk: the (still validated) sort is ignored; the most recently updated come first
+                sort_name, descending, spec = sort_field(resource, None)
             signature = f"{resource.name}:{sort_name}:{'desc' if descending else 'asc'}"
-            after = None if starting_after is None else decode_cursor(starting_after, signature)
+            after = (
+                None if starting_after is None else decode_cursor(starting_after, signature, mode)
+            )
         except SearchError as exc:
             return error_response(400, exc.code, exc.message)
         get = spec.get
@@ -240,7 +246,13 @@ class IntercomApi:
             lambda: [(sort_key(get(r), r.id), r) for r in _records(ws, resource) if predicate(r)],
         )
         page = page_of(
-            items, keys, descending=descending, per_page=per_page, after=after, signature=signature
+            items,
+            keys,
+            descending=descending,
+            per_page=per_page,
+            after=after,
+            signature=signature,
+            mode=mode,
         )
         if repeatable:
             page.next_cursor = state.cursor_repeater.next_cursor(

@@ -11,6 +11,7 @@ from api_sandbox.faults import CONTROL_PREFIX, FaultInjector, Handler
 from api_sandbox.intercom.api import IntercomApi
 from api_sandbox.intercom.control import IntercomControl
 from api_sandbox.intercom.errors import error_response
+from api_sandbox.intercom.schedule import MutationSchedule
 from api_sandbox.intercom.state import VERSION_KEY, VERSIONS, IntercomState
 from api_sandbox.settings import IntercomSettings
 
@@ -108,7 +109,7 @@ async def _checked(
         return error_response(500, "server_error", "Server Error")
 
 
-def _stats_middleware(state: IntercomState) -> web.middleware:  # type: ignore[valid-type]
+def _stats_middleware(state: IntercomState, schedule: MutationSchedule) -> web.middleware:  # type: ignore[valid-type]
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path.startswith(CONTROL_PREFIX):
@@ -121,6 +122,10 @@ def _stats_middleware(state: IntercomState) -> web.middleware:  # type: ignore[v
         except web.HTTPException as exc:
             state.statuses[str(exc.status)] += 1
             raise
+        finally:
+            # every API request counts once it is answered (any status): due mutations fire now,
+            # after this response was built and before any other handler runs on the loop
+            schedule.answered()
         state.statuses[str(response.status)] += 1
         return response
 
@@ -129,12 +134,13 @@ def _stats_middleware(state: IntercomState) -> web.middleware:  # type: ignore[v
 
 def create_app(settings: IntercomSettings) -> web.Application:
     state = IntercomState(settings)
+    schedule = MutationSchedule(state)
     faults = FaultInjector(settings.faults, IntercomFaults(state))
     app = web.Application(
-        middlewares=[_stats_middleware(state), _api_middleware(state), faults.middleware]
+        middlewares=[_stats_middleware(state, schedule), _api_middleware(state), faults.middleware]
     )
     app[STATE_KEY] = state
     IntercomApi(state).add_routes(app)
-    IntercomControl(state, faults).add_routes(app)
+    IntercomControl(state, faults, schedule).add_routes(app)
     faults.add_routes(app)
     return app

@@ -11,10 +11,13 @@ from api_sandbox.faults import CONTROL_PREFIX, FaultInjector
 from api_sandbox.intercom import render
 from api_sandbox.intercom.errors import json_response
 from api_sandbox.intercom.mutations import MutationError, apply_mutations
-from api_sandbox.intercom.state import IntercomState
+from api_sandbox.intercom.rate_limit import WindowRateLimiter
+from api_sandbox.intercom.schedule import MutationSchedule
+from api_sandbox.intercom.state import CURSOR_MODES, SEARCH_KINDS, IntercomState
 
 RESET_FIELDS = ("seed", "contacts", "conversations", "tickets", "now")
-QUIRKS = ("cursor_repeat_rate", "contact_search_delay_seconds")
+QUIRKS = ("cursor_repeat_rate", "contact_search_delay_seconds", "ignore_sort", "cursor_mode")
+RATE_LIMIT_FIELDS = ("per_minute", "window_seconds")
 DATASET_KINDS = ("contacts", "conversations", "tickets", "admins", "teams", "tags")
 
 
@@ -37,9 +40,12 @@ async def _json_object(request: web.Request) -> dict[str, Any]:
 
 
 class IntercomControl:
-    def __init__(self, state: IntercomState, faults: FaultInjector) -> None:
+    def __init__(
+        self, state: IntercomState, faults: FaultInjector, schedule: MutationSchedule
+    ) -> None:
         self.state = state
         self.faults = faults
+        self.schedule = schedule
 
     def add_routes(self, app: web.Application) -> None:
         r = app.router
@@ -47,6 +53,11 @@ class IntercomControl:
         r.add_get(f"{CONTROL_PREFIX}/dataset", self.dataset)
         r.add_get(f"{CONTROL_PREFIX}/ledger", self.ledger)
         r.add_post(f"{CONTROL_PREFIX}/mutations", self.mutations)
+        r.add_get(f"{CONTROL_PREFIX}/mutations/schedule", self.scheduled)
+        r.add_post(f"{CONTROL_PREFIX}/mutations/schedule", self.scheduled)
+        r.add_delete(f"{CONTROL_PREFIX}/mutations/schedule", self.scheduled)
+        r.add_get(f"{CONTROL_PREFIX}/rate-limits", self.rate_limits)
+        r.add_post(f"{CONTROL_PREFIX}/rate-limits", self.rate_limits)
         r.add_get(f"{CONTROL_PREFIX}/stats", self.stats)
         r.add_get(f"{CONTROL_PREFIX}/quirks", self.quirks)
         r.add_post(f"{CONTROL_PREFIX}/quirks", self.quirks)
@@ -67,6 +78,7 @@ class IntercomControl:
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 return _bad_request(f"reset: {name} must be a non-negative integer, got {value!r}")
         self.state.reset(**body)
+        self.schedule.clear()  # pending mutations name ids of the old data set
         return json_response(self._summary())
 
     def _summary(self) -> dict[str, Any]:
@@ -94,7 +106,9 @@ class IntercomControl:
                 for c in ws.conversations.values()
             ]
         elif kind == "tickets":
-            data = [render.ticket(ws, t, 14, with_parts=True) for t in ws.tickets.values()]
+            data = [
+                render.ticket(ws, t, 14, with_parts=True, cap=None) for t in ws.tickets.values()
+            ]
         elif kind == "admins":
             data = [render.admin(a) for a in ws.admins.values()]
         elif kind == "teams":
@@ -124,6 +138,47 @@ class IntercomControl:
         except (ValueError, MutationError) as exc:
             return _bad_request(f"mutations: {exc}")
         return json_response({"results": results})
+
+    async def scheduled(self, request: web.Request) -> web.Response:
+        """POST adds a schedule, DELETE cancels what is pending, GET shows pending and fired ones."""
+        if request.method == "POST":
+            try:
+                body = await _json_object(request)
+                schedule = self.schedule.add(body)
+            except (ValueError, MutationError) as exc:
+                return _bad_request(f"mutations/schedule: {exc}")
+            return json_response({"schedule": schedule.to_json()})
+        if request.method == "DELETE":
+            cancelled = self.schedule.cancel()
+            return json_response({"cancelled": cancelled, **self.schedule.to_json()})
+        return json_response(self.schedule.to_json())
+
+    async def rate_limits(self, request: web.Request) -> web.Response:
+        """GET shows the rate limit; POST {per_minute, window_seconds} replaces it (a new window count)."""
+        limiter = self.state.rate_limiter
+        if request.method == "POST":
+            try:
+                body = await _json_object(request)
+            except ValueError as exc:
+                return _bad_request(f"rate-limits: {exc}")
+            unknown = sorted(set(body) - set(RATE_LIMIT_FIELDS))
+            if unknown:
+                return _bad_request(
+                    f"rate-limits: unknown field(s) {', '.join(unknown)}; "
+                    f"known: {', '.join(RATE_LIMIT_FIELDS)}"
+                )
+            per_minute = body.get("per_minute", limiter.limit_per_minute)
+            window = body.get("window_seconds", limiter.window_seconds)
+            if isinstance(per_minute, bool) or not isinstance(per_minute, int) or per_minute < 0:
+                return _bad_request(
+                    f"rate-limits: per_minute must be an integer >= 0, got {per_minute!r}"
+                )
+            if isinstance(window, bool) or not isinstance(window, int | float) or window <= 0:
+                return _bad_request(f"rate-limits: window_seconds must be > 0, got {window!r}")
+            self.state.rate_limiter = limiter = WindowRateLimiter(
+                per_minute, window_seconds=float(window)
+            )
+        return json_response(limiter.describe())
 
     async def stats(self, request: web.Request) -> web.Response:
         return json_response(
@@ -157,12 +212,30 @@ class IntercomControl:
                 return _bad_request(
                     f"quirks: contact_search_delay_seconds must be >= 0, got {delay!r}"
                 )
+            ignore_sort = body.get("ignore_sort", {})
+            if not isinstance(ignore_sort, dict) or any(
+                kind not in SEARCH_KINDS or not isinstance(on, bool)
+                for kind, on in ignore_sort.items()
+            ):
+                return _bad_request(
+                    "quirks: ignore_sort must be an object of search kinds "
+                    f"({', '.join(SEARCH_KINDS)}) to true or false, got {ignore_sort!r}"
+                )
+            mode = body.get("cursor_mode", self.state.cursor_mode)
+            if mode not in CURSOR_MODES:
+                return _bad_request(
+                    f"quirks: cursor_mode must be one of {', '.join(CURSOR_MODES)}, got {mode!r}"
+                )
             if "cursor_repeat_rate" in body:
                 repeater.configure(float(rate), self.faults.settings.seed)
             self.state.contact_search_delay = float(delay)
+            self.state.ignore_sort.update(ignore_sort)
+            self.state.cursor_mode = mode
         return json_response(
             {
                 "cursor_repeat_rate": repeater.rate,
                 "contact_search_delay_seconds": self.state.contact_search_delay,
+                "ignore_sort": dict(self.state.ignore_sort),
+                "cursor_mode": self.state.cursor_mode,
             }
         )

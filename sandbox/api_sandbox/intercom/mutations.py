@@ -48,29 +48,42 @@ class MutationError(Exception):
 
 
 def apply_mutations(state: IntercomState, mutations: list[Any]) -> list[dict[str, Any]]:
+    """Apply in order; the first failure stops the list (the ones before it stay applied)."""
     results = []
     for index, mutation in enumerate(mutations):
-        action = mutation.get("action") if isinstance(mutation, dict) else None
         try:
-            if not isinstance(mutation, dict):
-                raise MutationError("a mutation must be an object with an 'action'")
-            handler = ACTIONS.get(action)  # type: ignore[arg-type]
-            if handler is None:
-                known = ", ".join(sorted(ACTIONS))
-                raise MutationError(f"unknown action {action!r}; known: {known}")
-            at = _at(mutation)
-            added: list[LedgerEntry] = []
-            ids = handler(state.workspace, mutation, at, added)
+            results.append(apply_mutation(state, mutation))
         except MutationError as exc:
+            action = mutation.get("action") if isinstance(mutation, dict) else None
             applied = f"; mutations before #{index} were applied" if index else ""
             msg = f"#{index} ({action}): {exc}{applied}"
             raise MutationError(msg) from None
-        finally:
-            state.changed()
-        results.append(
-            {"action": action, "at": at, "ids": ids, "ledger": [e.to_json() for e in added]}
-        )
     return results
+
+
+def check_mutation(mutation: Any) -> None:
+    """What can be checked before the data is known (for scheduled mutations): shape, action, `at`."""
+    if not isinstance(mutation, dict):
+        raise MutationError("a mutation must be an object with an 'action'")
+    action = mutation.get("action")
+    if action not in ACTIONS:
+        known = ", ".join(sorted(ACTIONS))
+        raise MutationError(f"unknown action {action!r}; known: {known}")
+    if mutation.get("at") is not None:
+        _at(mutation)
+
+
+def apply_mutation(state: IntercomState, mutation: Any) -> dict[str, Any]:
+    """One mutation: {action, at, ids, ledger}; MutationError when it cannot be applied."""
+    check_mutation(mutation)
+    action = mutation["action"]
+    at = _at(mutation)
+    added: list[LedgerEntry] = []
+    try:
+        ids = ACTIONS[action](state.workspace, mutation, at, added)
+    finally:
+        state.changed()
+    return {"action": action, "at": at, "ids": ids, "ledger": [e.to_json() for e in added]}
 
 
 def _at(mutation: dict[str, Any]) -> int:
@@ -261,11 +274,43 @@ def delete_conversation(
     return {"conversation_id": str(conversation.id)}
 
 
+def note(ws: Workspace, m: dict[str, Any], at: int, added: list[LedgerEntry]) -> dict[str, Any]:
+    """An admin note (a teammate's internal comment): bumps updated_at, is no contract event.
+
+    It is no admin reply either (statistics.last_admin_reply_at and `read` stay), so a read
+    conversation's Read Conversation key does not change.
+    """
+    obj, what = _conversation_or_ticket(ws, m)
+    _not_before(at, obj, what)
+    if isinstance(obj, Conversation):
+        author = _admin_of(ws, obj)
+    else:
+        author = str(obj.admin_assignee_id or next(iter(ws.admins)))
+    body = m.get("body", NOTES[0])
+    if not isinstance(body, str):
+        msg = f"body must be a string, got {body!r}"
+        raise MutationError(msg)
+    part = Part(ws.new_part_id(), "note", "admin", author, at, body)
+    obj.parts.append(part)
+    obj.updated_at = at
+    return {f"{what}_id": str(obj.id), "part_id": str(part.id)}
+
+
+def _conversation_or_ticket(ws: Workspace, m: dict[str, Any]) -> tuple[Conversation | Ticket, str]:
+    if "ticket_id" in m and "conversation_id" not in m:
+        return _ticket(ws, m), "ticket"
+    return _conversation(ws, m), "conversation"
+
+
 def bulk_parts(
     ws: Workspace, m: dict[str, Any], at: int, added: list[LedgerEntry]
 ) -> dict[str, Any]:
-    """Many parts at once (e.g. past the 500-part cap): admin notes, or contact comments."""
-    conversation = _conversation(ws, m)
+    """Many parts at once (e.g. past the 500-part cap): admin notes, or contact comments.
+
+    On a conversation (`conversation_id`) or a ticket (`ticket_id`); every contact comment is a
+    ledger entry (Replied to Conversation / Replied to Ticket), all timed `at`.
+    """
+    obj, what = _conversation_or_ticket(ws, m)
     count = _require(m, "count")
     if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_BULK_PARTS:
         msg = f"count must be an integer from 1 to {MAX_BULK_PARTS}, got {count!r}"
@@ -274,28 +319,38 @@ def bulk_parts(
     if author not in ("admin", "contact"):
         msg = f"author must be 'admin' or 'contact', got {author!r}"
         raise MutationError(msg)
-    _not_before(at, conversation, "conversation")
+    _not_before(at, obj, what)
     if author == "contact":
-        contact = _first_contact(ws, conversation, "conversation")
+        contact = _first_contact(ws, obj, what)
         make: Callable[[], Part] = lambda: Part(  # noqa: E731
             ws.new_part_id(), "comment", contact.role, contact.id, at, CONTACT_MESSAGES[1]
         )
-        conversation.has_statistics = True
-        conversation.read = False
+        if isinstance(obj, Conversation):
+            obj.has_statistics = True
+            obj.read = False
     else:
-        admin = _admin_of(ws, conversation)
+        admin = (
+            _admin_of(ws, obj)
+            if isinstance(obj, Conversation)
+            else str(obj.admin_assignee_id or next(iter(ws.admins)))
+        )
         make = lambda: Part(ws.new_part_id(), "note", "admin", admin, at, NOTES[0])  # noqa: E731
-    first_id = None
+    first_id = last_id = None
     for _ in range(count):
         part = make()
         first_id = first_id or part.id
-        conversation.parts.append(part)
-        _record(ws, added, ledger.conversation_replied(conversation, part))
-    conversation.updated_at = at
+        last_id = part.id
+        obj.parts.append(part)
+        if isinstance(obj, Conversation):
+            _record(ws, added, ledger.conversation_replied(obj, part))
+        else:
+            _record(ws, added, ledger.ticket_part_event(obj, part))
+    obj.updated_at = at
     return {
-        "conversation_id": str(conversation.id),
+        f"{what}_id": str(obj.id),
         "first_part_id": str(first_id),
-        "total_parts": len(conversation.parts),
+        "last_part_id": str(last_id),
+        "total_parts": len(obj.parts),
     }
 
 
@@ -423,6 +478,7 @@ ACTIONS: dict[str, Action] = {
     "new_conversation": new_conversation,
     "delete_conversation": delete_conversation,
     "bulk_parts": bulk_parts,
+    "note": note,
     "ticket_state": ticket_state,
     "ticket_reply": ticket_reply,
     "new_ticket": new_ticket,

@@ -1,7 +1,13 @@
-"""Keyset cursor paging for list and search endpoints, and the looping-cursor quirk (reference §3.1).
+"""Cursor paging for list and search endpoints, and the looping-cursor quirk (reference §3.1).
 
-A cursor is base64 JSON of the last item's sort value and id (plus the page number and the sort it belongs
-to), so a page is "everything after this key": stable while data changes, as Intercom's cursors are.
+Intercom does not document what its cursors hold, so there are two modes (quirk `cursor_mode`):
+- keyset (default): a cursor is base64 JSON of the last item's sort value and id (plus the page number and
+  the sort it belongs to), so a page is "everything after this key": an item that moves (its updated_at
+  changes) while a client pages is neither skipped nor repeated because of the move, only seen in its new
+  place if that place is still ahead.
+- offset: a cursor is the position of the next item in the result list as it is when the next page is
+  asked for, so when items move between pages, others shift past the position (skipped) or back over it
+  (repeated), as with an offset-based API.
 """
 
 from __future__ import annotations
@@ -34,8 +40,22 @@ def encode_cursor(key: SortKey, page: int, signature: str) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: Any, signature: str) -> tuple[SortKey, int]:
-    """The key and page number in a cursor; 400 when it is not one of ours or belongs to another sort."""
+def encode_offset_cursor(offset: int, page: int, signature: str) -> str:
+    raw = json.dumps(["offset", offset, page, signature], separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """Where a cursor points: after a sort key (keyset) or at an index of the ordered results (offset)."""
+
+    page: int
+    key: SortKey | None = None
+    offset: int | None = None
+
+
+def decode_cursor(cursor: Any, signature: str, mode: str = "keyset") -> Position:
+    """The position and page number in a cursor; 400 when it is not one of ours or belongs elsewhere."""
     if not isinstance(cursor, str) or not cursor:
         raise SearchError(
             "parameter_invalid", f"starting_after must be a cursor string, got {cursor!r}"
@@ -53,7 +73,15 @@ def decode_cursor(cursor: Any, signature: str) -> tuple[SortKey, int]:
             f"starting_after {cursor!r} belongs to a different sort or list; "
             "send the same sort with every page",
         )
-    return sort_key(value, obj_id), page
+    is_offset = value == "offset" and isinstance(obj_id, int)
+    if is_offset != (mode == "offset"):
+        raise SearchError(
+            "parameter_invalid",
+            f"starting_after {cursor!r} was made in another cursor mode (now {mode})",
+        )
+    if is_offset:
+        return Position(page=page, offset=obj_id)
+    return Position(page=page, key=sort_key(value, obj_id))
 
 
 def per_page_value(raw: Any, default: int) -> int:
@@ -125,27 +153,42 @@ def page_of(
     *,
     descending: bool,
     per_page: int,
-    after: tuple[SortKey, int] | None,
+    after: Position | None,
     signature: str,
+    mode: str = "keyset",
 ) -> Page:
-    """One page of `items` (ascending by `keys`) after the cursor position, in the requested order."""
-    page_number = 1 if after is None else after[1] + 1
-    if descending:
-        end = len(items) if after is None else bisect_left(keys, after[0])
-        start = max(0, end - per_page)
-        chosen = list(reversed(items[start:end]))
-        last_key = keys[start] if chosen else None
-        more = start > 0
-    else:
-        start = 0 if after is None else bisect_right(keys, after[0])
-        end = min(len(items), start + per_page)
-        chosen = list(items[start:end])
-        last_key = keys[end - 1] if chosen else None
-        more = end < len(items)
+    """One page of `items` (ascending by `keys`) from the cursor position, in the requested order."""
+    page_number = 1 if after is None else after.page + 1
     total = len(items)
-    next_cursor = (
-        encode_cursor(last_key, page_number, signature) if more and last_key is not None else None
-    )
+    if mode == "offset":
+        # position in the requested order, over the results as they are now
+        start = 0 if after is None or after.offset is None else max(0, after.offset)
+        end = min(total, start + per_page)
+        if descending:
+            chosen = list(reversed(items[max(0, total - end) : max(0, total - start)]))
+        else:
+            chosen = list(items[start:end])
+        more = end < total
+        next_cursor = encode_offset_cursor(end, page_number, signature) if more else None
+    else:
+        after_key = None if after is None else after.key
+        if descending:
+            end = total if after_key is None else bisect_left(keys, after_key)
+            start = max(0, end - per_page)
+            chosen = list(reversed(items[start:end]))
+            last_key = keys[start] if chosen else None
+            more = start > 0
+        else:
+            start = 0 if after_key is None else bisect_right(keys, after_key)
+            end = min(total, start + per_page)
+            chosen = list(items[start:end])
+            last_key = keys[end - 1] if chosen else None
+            more = end < total
+        next_cursor = (
+            encode_cursor(last_key, page_number, signature)
+            if more and last_key is not None
+            else None
+        )
     return Page(
         items=chosen,
         total_count=total,

@@ -450,7 +450,9 @@ def _conversation_part(ws: Workspace, part: Part, state: str) -> dict[str, Any]:
 # ---- tickets -------------------------------------------------------------------------------------------
 
 
-def ticket(ws: Workspace, t: Ticket, version: int, *, with_parts: bool) -> dict[str, Any]:
+def ticket(
+    ws: Workspace, t: Ticket, version: int, *, with_parts: bool, cap: int | None = PART_CAP
+) -> dict[str, Any]:
     state_def = ws.ticket_states[t.state]
     ticket_type_record = ws.ticket_types[t.ticket_type_id]
     data: dict[str, Any] = {
@@ -492,7 +494,7 @@ def ticket(ws: Workspace, t: Ticket, version: int, *, with_parts: bool) -> dict[
     if with_parts:
         data["ticket_parts"] = {
             "type": "ticket_part.list",
-            "ticket_parts": _ticket_parts(ws, t)[-PART_CAP:],
+            "ticket_parts": _ticket_parts(ws, t)[-cap:] if cap else _ticket_parts(ws, t),
             "total_count": len(t.parts),
         }
     return data

@@ -18,6 +18,8 @@ from api_sandbox.settings import IntercomSettings
 # a field changed (2.12, 2.13 and 2.15 behave as 2.14, except that rating.updated_at starts at 2.14).
 # the minor version of the request, set by the API middleware
 VERSION_KEY = web.RequestKey("intercom_version", int)
+SEARCH_KINDS = ("contacts", "conversations", "tickets")
+CURSOR_MODES = ("keyset", "offset")
 VERSIONS = {"2.11": 11, "2.12": 12, "2.13": 13, "2.14": 14, "2.15": 15, "2.16": 16}
 
 
@@ -29,12 +31,20 @@ class IntercomState:
             )
             raise ValueError(msg)
         self.settings = settings
-        self.rate_limiter = WindowRateLimiter(settings.rate_limit_per_minute)
+        self.rate_limiter = WindowRateLimiter(
+            settings.rate_limit_per_minute, window_seconds=settings.rate_window_seconds
+        )
         self.sorted_results = SortedResults()
         self.cursor_repeater = CursorRepeater(settings.faults.seed)
         # "If a contact has recently been created … it may not appear" in search: an edited contact is
         # missing from contact search for this long (quirk; 0 = at once)
         self.contact_search_delay = 0.0
+        # Intercom does not document whether search honours `sort` (Intercom-OpenAPI #114): a search
+        # kind set here ignores it and returns the most recently updated first (quirk)
+        self.ignore_sort = dict.fromkeys(SEARCH_KINDS, False)
+        # Intercom does not say what a cursor holds: "keyset" (the last item's sort key; stable while
+        # items move) or "offset" (a position in the result list; moving items are skipped or repeated)
+        self.cursor_mode = "keyset"
         self.requests: Counter[str] = Counter()
         self.statuses: Counter[str] = Counter()
         self.workspace = self._generate(settings)
