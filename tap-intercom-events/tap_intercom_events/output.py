@@ -110,14 +110,18 @@ def _compile_object(schema: Schema, name: str | None) -> Convert | None:
     if not fields and scalar_key is None:
         return None
     with_type = "type" in properties
+    table = dict(fields)
+    get = table.get
 
     def convert_object(value: Any) -> Any:
         if type(value) is dict:
-            out = dict(value)
-            for key, convert in fields:
-                if key in out:
-                    out[key] = convert(out[key])
-            return out
+            # One pass over the record's own keys; None and declared strings need no call.
+            return {
+                key: item
+                if item is None or (convert := get(key)) is None
+                else (item if convert is _to_string and type(item) is str else convert(item))
+                for key, item in value.items()
+            }
         if scalar_key is not None and type(value) is str:
             wrapped = {"type": name, scalar_key: value} if with_type else {scalar_key: value}
             return convert_object(wrapped)
