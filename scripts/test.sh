@@ -12,6 +12,13 @@ ruff check .
 ruff format --check .
 echo "== mypy"
 mypy sandbox/api_sandbox tap-intercom-events/tap_intercom_events target-klaviyo/target_klaviyo
+echo "== packages (build, twine check)"
+dist=$(mktemp -d)
+trap 'rm -rf "$dist"' EXIT
+for package in tap-intercom-events target-klaviyo; do
+  python -m build --no-isolation --outdir "$dist" "$package" >"$dist/build.log" 2>&1 || { cat "$dist/build.log"; exit 1; }
+done
+twine check --strict "$dist"/*.whl "$dist"/*.tar.gz
 bash scripts/install-plugins.sh
 echo "== pytest"
 pytest -n 2 --dist loadfile "$@"
