@@ -235,7 +235,30 @@ def test_rating_updated_at_only_from_2_14_and_the_ledger_key_ignores_the_version
         )
 
 
-def test_re_rating_keeps_created_at_and_adds_a_new_key(api: IntercomTestClient) -> None:
+def test_generated_ratings_are_keyed_by_created_at_and_timed_at_updated_at(
+    api: IntercomTestClient,
+) -> None:
+    rated = [
+        c for c in api.control("dataset?kind=conversations")["data"] if c["conversation_rating"]
+    ]
+    assert rated
+    ledger = _ledger(api)
+    for conversation in rated:
+        rating = conversation["conversation_rating"]
+        assert rating["updated_at"] > rating["created_at"]  # asked for, then given later
+        entry = ledger[
+            f"conversation:{conversation['id']}:rated:{rating['created_at']}:{rating['rating']}"
+        ]
+        assert (entry["metric"], entry["time"]) == ("Rated Conversation", rating["updated_at"])
+        old = IntercomTestClient(api.base_url, version="2.11").get(
+            f"/conversations/{conversation['id']}"
+        )
+        assert old.json()["conversation_rating"]["created_at"] == rating["created_at"]
+
+
+def test_re_rating_keeps_created_at_and_only_another_value_adds_a_key(
+    api: IntercomTestClient,
+) -> None:
     cid = _contact_conversation(api)["id"]
     api.mutate({"action": "rate", "conversation_id": cid, "rating": 2, "at": T0})
     api.mutate({"action": "rate", "conversation_id": cid, "rating": 5, "at": T0 + 30})
@@ -246,5 +269,15 @@ def test_re_rating_keeps_created_at_and_adds_a_new_key(api: IntercomTestClient) 
         T0 + 30,
         5,
     )
-    keys = {k for k in _ledger(api) if k.startswith(f"conversation:{cid}:rated:")}
-    assert keys == {f"conversation:{cid}:rated:{T0}:2", f"conversation:{cid}:rated:{T0 + 30}:5"}
+    # the key is built from what every version returns (created_at, rating); the time is updated_at
+    rated = {
+        e["key"]: e["time"]
+        for e in api.control("ledger")["events"]
+        if e["key"].startswith(f"conversation:{cid}:rated:")
+    }
+    assert rated == {
+        f"conversation:{cid}:rated:{T0}:2": T0,
+        f"conversation:{cid}:rated:{T0}:5": T0 + 30,
+    }
+    again = api.mutate({"action": "rate", "conversation_id": cid, "rating": 5, "at": T0 + 90})[0]
+    assert [e["metric"] for e in again["ledger"]] == []  # same request, same value: no new event

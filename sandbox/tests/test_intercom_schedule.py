@@ -351,6 +351,22 @@ def test_delete_cancels_what_is_pending_and_reset_clears_the_schedule(
     )
 
 
+def test_the_test_client_schedules_and_reads_back(api: IntercomTestClient) -> None:
+    cid = _contact_conversation(api)["id"]
+    schedule = api.schedule(
+        {"action": "note", "conversation_id": cid}, every_requests=2, times=2, after_requests=1
+    )
+    assert (schedule["after_requests"], schedule["every_requests"], schedule["times"]) == (1, 2, 2)
+    for _ in range(3):
+        api.get("/me")
+    assert [
+        r["request"] - schedule["scheduled_at_request"] for r in api.scheduled()["results"]
+    ] == [
+        1,
+        3,
+    ]
+
+
 def test_every_answered_api_request_counts_whatever_its_status(api: IntercomTestClient) -> None:
     base = _schedule(
         api, {"mutations": [{"action": "note", "conversation_id": "1"}], "after_requests": 3}

@@ -65,5 +65,29 @@ class IntercomTestClient:
         ]
         return results
 
+    def schedule(
+        self,
+        *mutations: dict[str, Any],
+        after_requests: int | None = None,
+        every_requests: int | None = None,
+        times: int | None = None,
+    ) -> dict[str, Any]:
+        """Schedule mutations to fire while serving (see POST /_sandbox/mutations/schedule)."""
+        body: dict[str, Any] = {"mutations": list(mutations)}
+        for name, value in (
+            ("after_requests", after_requests),
+            ("every_requests", every_requests),
+            ("times", times),
+        ):
+            if value is not None:
+                body[name] = value
+        schedule: dict[str, Any] = self.control("mutations/schedule", body)["schedule"]
+        return schedule
+
+    def scheduled(self) -> dict[str, Any]:
+        """Pending and fired scheduled mutations, with the results of the fired ones."""
+        state: dict[str, Any] = self.control("mutations/schedule")
+        return state
+
     def ledger_keys(self) -> set[str]:
         return {e["key"] for e in self.control("ledger")["events"]}
