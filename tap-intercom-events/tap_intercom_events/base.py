@@ -1,127 +1,87 @@
-"""Base stream class (HTTP through the shared IntercomClient) and the incremental-state helpers."""
+"""Stream bases: every request goes through the run's IntercomClient; incremental state by hand."""
 
 from __future__ import annotations
 
-import json
-from typing import TYPE_CHECKING, Any
-
-import requests
+from singer_sdk import Stream, Tap
 from singer_sdk.helpers.types import Context, Record
-from singer_sdk.pagination import SinglePagePaginator
-from singer_sdk.streams import RESTStream
 
 from tap_intercom_events.events import iso_time
-from tap_intercom_events.search import SyncWindow, parse_start_date, plan_window
-
-if TYPE_CHECKING:
-    from tap_intercom_events.client import IntercomClient
-    from tap_intercom_events.events import Lookups
-    from tap_intercom_events.tap import TapIntercomEvents
+from tap_intercom_events.output import conform
+from tap_intercom_events.runtime import Run
+from tap_intercom_events.settings import SettingsError, stored_epoch
+from tap_intercom_events.window import SyncWindow, plan_window
 
 
-class IntercomStream(RESTStream[Any]):
-    """A stream whose requests go through the tap's one IntercomClient (limiter, retries, errors)."""
+class IntercomStream(Stream):
+    """A stream of the run `run`: it reads through `run.client` in `get_records`."""
 
-    @property
-    def url_base(self) -> str:
-        return self.intercom_tap.api_url
-
-    @property
-    def intercom_tap(self) -> TapIntercomEvents:
-        return self._tap  # type: ignore[return-value]
-
-    @property
-    def client(self) -> IntercomClient:
-        return self.intercom_tap.client
-
-    def tap_lookups(self) -> Lookups:
-        return self.intercom_tap.lookups()
-
-    @property
-    def page_size(self) -> int:
-        return int(self.config.get("page_size", 150))
-
-    def get_new_paginator(self) -> SinglePagePaginator:
-        # Intercom's list endpoints used here (admins, teams, tags, ticket types) are unpaged.
-        return SinglePagePaginator()
-
-    def request_decorator(self, func: Any) -> Any:
-        return func  # retries and rate limiting live in IntercomClient
-
-    def _request(
-        self, prepared_request: requests.PreparedRequest, context: Context | None
-    ) -> requests.Response:
-        """Send the SDK-built request through the shared client, so it shares the limiter."""
-        body = self.client.request(
-            prepared_request.method or "GET", prepared_request.url or self.url_base
-        )
-        response = requests.Response()
-        response.status_code = 200
-        response._content = _json_bytes(body)
-        return response
+    def __init__(self, tap: Tap, run: Run) -> None:
+        self.run = run
+        super().__init__(tap)
 
     def post_process(self, row: Record, context: Context | None = None) -> Record | None:
-        # Intercom mixes integer and string ids across versions; the schemas say string.
-        if "id" in row and row["id"] is not None:
-            row["id"] = str(row["id"])
-        self.client.count_records(self.name)
-        return row
+        self.run.client.count_records(self.name)
+        # One JSON type per field whatever the API version sends (ids, epoch timestamps, avatar).
+        return conform(self.schema, row)
 
 
-def _json_bytes(body: Any) -> bytes:
-    return json.dumps(body or {}).encode()
+class IncrementalStream(IntercomStream):
+    """State kept by hand (the SDK only advances selected streams; children need the parent's).
 
-
-class IncrementalMixin:
-    """State of an incremental stream, kept by hand (the SDK only advances selected streams).
-
-    `replication_key_value`: every object with updated_at <= it was emitted. `events_after`: the
-    event floor of the window in progress (kept on interruption; see search.plan_window).
+    `replication_key_value`: every object with updated_at <= it was read (window.py).
+    `events_after`: the event floor of the window in progress (kept on interruption).
     """
 
-    # The setting holding this stream's lookback (seconds re-read before the bookmark).
-    lookback_setting = "lookback_window_seconds"
+    replication_key = "updated_at"
+    # State is written by checkpoint(); the SDK's record-count cadence is not used.
+    STATE_MSG_FREQUENCY = 10**12
 
-    name: str
-    config: Any
-    stream_state: dict[str, Any]
-    replication_key: str | None
-    state_manager: Any
+    def lookback_seconds(self) -> int:
+        return self.run.settings.lookback_seconds
 
     def plan_window(self) -> SyncWindow:
         """This run's window from the state. The SDK's starting value is not used: it would mix
         the start_date string with epoch bookmarks (its integer-key pitfall)."""
         state = self.stream_state
-        bookmark = state.get("replication_key_value")
-        events_after = state.get("events_after")
+        bookmark = stored_epoch(state, "replication_key_value", self.name)
+        events_after = stored_epoch(state, "events_after", self.name)
+        now = int(self.run.started_at)
+        for value in (bookmark, events_after):
+            if value is not None and value > now:
+                msg = (
+                    f"state bookmark {self.name} is {iso_time(value)}, in the future: a run would "
+                    "skip everything until then; reset the stream's state"
+                )
+                raise SettingsError([msg])
         window = plan_window(
-            bookmark=None if bookmark is None else int(bookmark),
-            events_after=None if events_after is None else int(events_after),
-            start_date=parse_start_date(self.config.get("start_date") or 0),
-            lookback=int(self.config.get(self.lookback_setting) or 0),
-            now=int(self.intercom_tap.sync_started_at),  # type: ignore[attr-defined]
+            bookmark=bookmark,
+            events_after=events_after,
+            start_date=self.run.settings.start_date,
+            lookback=self.lookback_seconds(),
+            now=now,
         )
-        self.logger.info(  # type: ignore[attr-defined]
-            "%s window: updated_at in (%s, %s], events after %s",
+        self.logger.info(
+            "%s window: updated_at > %s, events in (%s, %s]",
             self.name,
             iso_time(window.lower),
-            iso_time(window.end),
             iso_time(window.events_after),
+            iso_time(window.end),
         )
         return window
 
-    def checkpoint(self, window: SyncWindow, *, last_updated_at: int) -> None:
-        """After a page was fully emitted: resume after it, keeping this window's event floor."""
-        done_through = min(last_updated_at, window.end) - 1
-        self._set_state(max(done_through, self._stored_bookmark()), window.floor, flush=True)
+    def checkpoint(self, window: SyncWindow, *, read_through: int) -> None:
+        """Every object with updated_at <= `read_through` was read and emitted: resume after it,
+        keeping this window's event floor."""
+        bookmark = max(window.resume_point(read_through), self._stored_bookmark())
+        self._set_state(bookmark, window.floor, flush=True)
 
     def finish(self, window: SyncWindow) -> None:
         """The whole window was emitted."""
         self._set_state(window.end, window.end, flush=False)
 
     def _stored_bookmark(self) -> int:
-        value = self.stream_state.get("replication_key_value")
-        return -(2**62) if value is None else int(value)
+        value = stored_epoch(self.stream_state, "replication_key_value", self.name)
+        return -(2**62) if value is None else value
 
     def _set_state(self, bookmark: int, events_after: int, *, flush: bool) -> None:
         state = self.stream_state
@@ -130,7 +90,11 @@ class IncrementalMixin:
         state["events_after"] = events_after
         self.state_manager.is_flushed = False
         if flush:
-            self._write_state_message()  # type: ignore[attr-defined]
+            self._write_state_message()
+
+    def _write_starting_replication_value(self, context: Context | None) -> None:
+        """No-op: the window comes from plan_window (the SDK would compare an epoch bookmark
+        with the date-time typed `updated_at`)."""
 
     def _increment_stream_state(
         self, latest_record: Record, *, context: Context | None = None

@@ -39,6 +39,10 @@ class IntercomAuthError(IntercomError):
 class _Transient(Exception):  # noqa: N818 - internal retry signal, not a user-facing error
     """5xx, timeout, dropped connection or empty body: worth retrying."""
 
+    def __init__(self, message: str, *, unreachable: bool = False) -> None:
+        super().__init__(message)
+        self.unreachable = unreachable  # no HTTP answer at all (refused, DNS, TLS)
+
 
 class _Throttled(Exception):  # noqa: N818 - internal retry signal
     """429: the limiter has already waited for the window's reset."""
@@ -69,13 +73,15 @@ class IntercomClient:
         max_concurrency: int = 8,
         timeout: float = 60.0,
         max_tries: int = 8,
+        backoff_max_seconds: float = 30.0,
         user_agent: str = "tap-intercom-events",
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._token = access_token
         self.api_version = api_version
         self.timeout = timeout
-        self.max_tries = max_tries
+        self.max_tries = max(1, max_tries)
+        self.backoff_max_seconds = backoff_max_seconds
         self.max_concurrency = max(1, max_concurrency)
         self.user_agent = user_agent
         # Headroom = requests that may be in flight at once (pool + the main thread's searches).
@@ -151,7 +157,7 @@ class IntercomClient:
             _Transient,
             max_tries=self.max_tries,
             factor=0.5,
-            max_value=30,
+            max_value=self.backoff_max_seconds,
             on_backoff=self._on_backoff,
         )
         def send() -> dict[str, Any] | None:
@@ -160,7 +166,12 @@ class IntercomClient:
         try:
             return send()
         except _Transient as exc:
-            msg = f"Intercom {method} {_path_of(url)} still failing after {self.max_tries} tries: {exc}"
+            msg = (
+                f"Intercom {method} {_path_of(url)} still failing after {self.max_tries} tries: "
+                f"{exc} (retries: max_retries, backoff_max_seconds)"
+            )
+            if exc.unreachable:
+                msg += f"; is api_url / region right? ({_origin_of(url)})"
             raise IntercomError(msg) from None
         except _Throttled:
             msg = f"Intercom {method} {_path_of(url)} still rate limited (429) after 50 waits"
@@ -195,7 +206,13 @@ class IntercomClient:
             requests.Timeout,
             requests.exceptions.ChunkedEncodingError,
         ) as exc:
-            raise _Transient(f"{type(exc).__name__} on {method} {_path_of(url)}") from None
+            # The exception's text can carry the URL or headers: only its type is kept.
+            unreachable = isinstance(exc, requests.ConnectionError) and not isinstance(
+                exc, requests.exceptions.ChunkedEncodingError
+            )
+            raise _Transient(
+                f"{type(exc).__name__} on {method} {_path_of(url)}", unreachable=unreachable
+            ) from None
         finally:
             # A 429's "Remaining: 0" is not fed to the shared budget: only the throttled request
             # waits (see RateLimiter.throttled); answered requests keep the budget current.
@@ -284,6 +301,12 @@ class IntercomClient:
             f"sync summary: {self.requests} requests in {elapsed:.1f}s, {self.retries} retries, "
             f"{self.throttled} 429s, limiter waits {self.limiter.waits}; records: {per_stream}"
         )
+
+
+def _origin_of(url: str) -> str:
+    """Scheme, host and port only: where the tap tried to connect."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
 
 
 def _path_of(url: str) -> str:

@@ -1,156 +1,216 @@
-"""Conversations and tickets (search, then details fetched concurrently) and their child streams.
+"""Conversations and tickets (searched by slices, details fetched concurrently) and their children.
 
-Search pages are read in order (cursor); each page's details are fetched on the client's thread
-pool while earlier pages are being emitted, and records go out in page order. Children (parts,
-events) read the fetched detail from a per-parent cache on the tap, so their context holds ids only.
+One conversation's path: `paging.SliceSearch.read_slices` returns it in a slice ->
+`DetailedSearchStream._fetch` (on the client's pool) GETs its detail once, looks up the contacts
+its in-window events need and derives its parts and event records once (`Fetched`) ->
+`_emit` yields the conversation record, and while the SDK syncs the children for it, they read
+that `Fetched` from their parent stream through `DetailedSearchStream.fetched_for`.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from singer_sdk import metrics
+from singer_sdk import Tap, metrics
+from singer_sdk import typing as th
 from singer_sdk.helpers.types import Context
-from singer_sdk.streams import Stream
 
 from tap_intercom_events import events, schemas
-from tap_intercom_events.base import IncrementalMixin, IntercomStream
-from tap_intercom_events.paging import search_pages
-from tap_intercom_events.search import SyncWindow, search_body
+from tap_intercom_events.base import IncrementalStream, IntercomStream
+from tap_intercom_events.paging import Slice, SliceSearch
+from tap_intercom_events.runtime import Run, Truncation
+from tap_intercom_events.window import SyncWindow
 
-LOOKAHEAD_PAGES = 2  # pages whose details are being fetched while the oldest one is emitted
+LOOKAHEAD_SLICES = 2  # slices whose details are being fetched while the oldest one is emitted
 QUIET_METRICS = logging.getLogger("tap-intercom-events.child-metrics")
 QUIET_METRICS.setLevel(logging.WARNING)
 
 Json = dict[str, Any]
 
 
-@dataclass
+@dataclass(frozen=True)
 class Fetched:
-    """A conversation or ticket with its parts, and the contacts its events in the window need."""
+    """A conversation or ticket as fetched once, with what its children emit for this window."""
 
+    object_id: str
     detail: Json
-    contacts: dict[str, Json] = field(default_factory=dict)
+    parts: list[Json]  # parts new or changed in the window
+    events: list[Json]  # contract events in the window
+    truncation: Truncation | None
 
 
-class DetailedSearchStream(IncrementalMixin, IntercomStream):
+class DetailedSearchStream(IncrementalStream):
     """Incremental search over `updated_at`, one GET per object for its parts."""
 
-    http_method = "POST"
-    replication_key = "updated_at"
     primary_keys: ClassVar[list[str]] = ["id"]
-    # State is written per page by checkpoint(); the SDK's record-count cadence is not used.
-    STATE_MSG_FREQUENCY = 10**12
 
     object_type: ClassVar[str]  # "conversation" | "ticket"
+    search_path: ClassVar[str]
     results_key: ClassVar[str]  # list key of the search response
     parts_key: ClassVar[str]  # "conversation_parts" | "ticket_parts"
-    events_stream: ClassVar[str]
 
-    window: SyncWindow | None = None
-
-    def event_seeds(self, detail: Json, events_after: int) -> Iterator[events.EventSeed]:
+    def part_list(self, detail: Json) -> list[Json]:
         raise NotImplementedError
 
-    def detail_path(self, object_id: str) -> str:
-        return f"/{self.object_type}s/{object_id}"
+    def event_seeds(self, detail: Json, window: SyncWindow) -> Iterator[events.EventSeed]:
+        """The contract's rules for this object type (events.py)."""
+        raise NotImplementedError
+
+    def __init__(self, tap: Tap, run: Run) -> None:
+        super().__init__(tap, run)
+        self._current: Fetched | None = None
+        self.children: list[ChildStream] = []
+
+    @property
+    def id_key(self) -> str:
+        return f"{self.object_type}_id"
+
+    def fetched_for(self, context: Context) -> Fetched | None:
+        """The object whose record is being emitted, for its children (the SDK syncs them
+        before asking for the next record)."""
+        current = self._current
+        return (
+            current if current is not None and current.object_id == context[self.id_key] else None
+        )
 
     def get_child_context(self, record: Json, context: Context | None) -> Context:
-        return {f"{self.object_type}_id": str(record["id"])}
+        return {self.id_key: str(record["id"])}
 
-    def _events_selected(self) -> bool:
-        stream = self.intercom_tap.streams.get(self.events_stream)
-        return bool(stream and stream.selected)
+    def _wanted(self, stream_type: type[ChildStream]) -> bool:
+        return any(isinstance(c, stream_type) and c.selected for c in self.children)
 
     def get_records(self, context: Context | None) -> Iterable[Json]:
-        window = self.window = self.plan_window()
-        with_events = self._events_selected()
+        window = self.plan_window()
+        with_events = self._wanted(EventsStream)
+        with_parts = self._wanted(PartsStream)
         if with_events:
-            self.tap_lookups()  # admins, teams, tags: once per run, before the pool needs them
-        pending: deque[tuple[list[Json], list[Future[Fetched | None]]]] = deque()
-        for items in self._search_pages(window):
+            self.run.directory()  # admins, teams, tags: once per run, before the pool needs them
+        search = SliceSearch(
+            self.run.client,
+            path=self.search_path,
+            results_key=self.results_key,
+            page_size=self.run.settings.page_size,
+            logger=self.logger,
+        )
+        # Ids fetched this run: an object read again after it moved was already read after
+        # `window.end`, so every event of this window was in that read.
+        taken: set[str] = set()
+        pending: deque[tuple[Slice, list[Future[Fetched | None]]]] = deque()
+        for found in search.read_slices(window.lower):
+            items = [i for i in found.items if str(i["id"]) not in taken]
+            taken.update(str(i["id"]) for i in items)
             futures = [
-                self.client.submit(self._fetch, str(item["id"]), window, with_events)
-                for item in items
+                self.run.client.submit(self._fetch, str(i["id"]), window, with_events, with_parts)
+                for i in items
             ]
-            pending.append((items, futures))
-            if len(pending) > LOOKAHEAD_PAGES:
+            pending.append((found, futures))
+            if len(pending) > LOOKAHEAD_SLICES:
                 yield from self._emit(*pending.popleft(), window)
         while pending:
             yield from self._emit(*pending.popleft(), window)
         self.finish(window)
 
-    def _search_pages(self, window: SyncWindow) -> Iterator[list[Json]]:
-        def body(lower: int, cursor: str | None) -> Json:
-            return search_body(
-                field="updated_at",
-                lower=lower,
-                upper=window.end,
-                page_size=self.page_size,
-                cursor=cursor,
-            )
-
-        return search_pages(
-            self.client,
-            path=self.path,
-            results_key=self.results_key,
-            body=body,
-            window=window,
-            logger=self.logger,
-        )
-
-    def _fetch(self, object_id: str, window: SyncWindow, with_events: bool) -> Fetched | None:
-        """Runs on the pool: the detail, then the contacts its in-window events are about."""
-        detail = self.client.get(self.detail_path(object_id), missing_ok=True)
+    def _fetch(
+        self, object_id: str, window: SyncWindow, with_events: bool, with_parts: bool
+    ) -> Fetched | None:
+        """Runs on the pool: the detail, its truncation, the contacts its events need, its
+        parts and events for the window."""
+        detail = self.run.client.get(f"/{self.object_type}s/{object_id}", missing_ok=True)
         if detail is None:
             return None
-        fetched = Fetched(detail)
+        part_list = self.part_list(detail)
+        truncation = self._truncation(object_id, detail, part_list, window)
+        parts = []
+        if with_parts:
+            for part in part_list:
+                changed_at = events.as_epoch(part.get("updated_at")) or events.as_epoch(
+                    part.get("created_at")
+                )
+                if window.holds_change(changed_at):
+                    parts.append({**part, self.id_key: object_id})
+        found_events: list[Json] = []
         if with_events:
-            needed = {
-                seed.contact_id
-                for seed in self.event_seeds(detail, window.events_after)
-                if seed.contact_id
-                and seed.occurred_at in events.EventWindow(window.events_after, window.end)
-            }
-            for contact_id in sorted(needed):
-                contact = self.intercom_tap.contacts.get(contact_id)
+            seeds = list(self.event_seeds(detail, window))
+            contacts = {}
+            for contact_id in sorted({s.contact_id for s in seeds if s.contact_id}):
+                contact = self.run.contacts.get(contact_id)
                 if contact is not None:
-                    fetched.contacts[contact_id] = contact
-        return fetched
+                    contacts[contact_id] = contact
+            lookups = self.run.lookups(contacts)
+            found_events = events.event_records(detail, self.object_type, seeds, lookups)
+        return Fetched(object_id, detail, parts, found_events, truncation)
+
+    def _truncation(
+        self, object_id: str, detail: Json, part_list: list[Json], window: SyncWindow
+    ) -> Truncation | None:
+        """Intercom returns the newest 500 parts and the real `total_count`: a bigger total means
+        parts out of reach; events are at risk when even the oldest part returned is newer than
+        the event floor."""
+        total = events.as_epoch((detail.get(self.parts_key) or {}).get("total_count"))
+        if total is None or total <= len(part_list):
+            return None
+        times = [events.as_epoch(p.get("created_at")) for p in part_list]
+        oldest = min((t for t in times if t is not None), default=None)
+        missing = None
+        if oldest is None or oldest > window.events_after:
+            created_at = events.as_epoch(detail.get("created_at"))
+            certain = created_at is not None and created_at > window.events_after
+            missing = "certain" if certain else "possible"
+        return Truncation(
+            object_type=self.object_type,
+            object_id=object_id,
+            parts_total=total,
+            parts_returned=len(part_list),
+            oldest_returned_part_at=oldest,
+            events_after=window.events_after,
+            events_missing=missing,
+        )
 
     def _emit(
-        self, items: list[Json], futures: list[Future[Fetched | None]], window: SyncWindow
+        self, found: Slice, futures: list[Future[Fetched | None]], window: SyncWindow
     ) -> Iterator[Json]:
-        cache = self.intercom_tap.parent_cache
-        for item, future in zip(items, futures, strict=True):
+        for future in futures:
             fetched = future.result()
-            object_id = str(item["id"])
             if fetched is None:
-                self.logger.warning(
-                    "%s %s disappeared (404) after it was listed: skipped",
-                    self.object_type,
-                    object_id,
-                )
                 continue
-            key = f"{self.object_type}:{object_id}"
-            cache[key] = fetched
+            if fetched.truncation is not None:
+                self._report(fetched.truncation)
+            self._current = fetched
             try:
                 yield self._record(fetched.detail)
             finally:
-                # The children ran before the SDK asked for the next record.
-                cache.pop(key, None)
-        self.checkpoint(window, last_updated_at=max(int(item["updated_at"]) for item in items))
+                self._current = None
+        gone = len(futures) - sum(1 for f in futures if f.result() is not None)
+        if gone:
+            self.logger.warning(
+                "%d %s(s) disappeared (404) after they were listed: skipped", gone, self.object_type
+            )
+        if found.upper is not None:
+            self.checkpoint(window, read_through=found.upper)
+
+    def _report(self, truncation: Truncation) -> None:
+        self.run.report.add_truncation(truncation)
+        self.logger.warning(
+            "%s %s has %d parts; Intercom returns the newest %d: %d out of reach%s",
+            self.object_type,
+            truncation.object_id,
+            truncation.parts_total,
+            truncation.parts_returned,
+            truncation.parts_out_of_reach,
+            f" (events {truncation.events_missing}ly missing since the bookmark)"
+            if truncation.events_missing
+            else " (all older than the bookmark)",
+        )
 
     def _record(self, detail: Json) -> Json:
         parts = detail.get(self.parts_key) or {}
         return {
             **detail,
-            "id": str(detail["id"]),
             # Parts are their own stream; the object keeps the count only.
             self.parts_key: {"type": parts.get("type"), "total_count": parts.get("total_count")},
         }
@@ -158,42 +218,54 @@ class DetailedSearchStream(IncrementalMixin, IntercomStream):
 
 class ConversationsStream(DetailedSearchStream):
     name = "conversations"
-    path = "/conversations/search"
     schema = schemas.CONVERSATION
     object_type = "conversation"
+    search_path = "/conversations/search"
     results_key = "conversations"
     parts_key = "conversation_parts"
-    events_stream = "conversation_events"
 
-    def event_seeds(self, detail: Json, events_after: int) -> Iterator[events.EventSeed]:
-        return events.conversation_event_seeds(detail, events_after)
+    def part_list(self, detail: Json) -> list[Json]:
+        return events.conversation_part_list(detail)
+
+    def event_seeds(self, detail: Json, window: SyncWindow) -> Iterator[events.EventSeed]:
+        return events.conversation_event_seeds(detail, window)
 
 
 class TicketsStream(DetailedSearchStream):
     name = "tickets"
-    path = "/tickets/search"
     schema = schemas.TICKET
     object_type = "ticket"
+    search_path = "/tickets/search"
     results_key = "tickets"
     parts_key = "ticket_parts"
-    events_stream = "ticket_events"
 
-    def event_seeds(self, detail: Json, events_after: int) -> Iterator[events.EventSeed]:
-        return events.ticket_event_seeds(detail)
+    def part_list(self, detail: Json) -> list[Json]:
+        return events.ticket_part_list(detail)
+
+    def event_seeds(self, detail: Json, window: SyncWindow) -> Iterator[events.EventSeed]:
+        return events.ticket_event_seeds(detail, window)
 
 
-class _ChildStream(Stream):
-    """Reads its parent's fetched object from the tap's per-parent cache; never refetches."""
+class ChildStream(IntercomStream):
+    """Emits what its parent stream fetched for the parent record being emitted; never fetches."""
 
     state_partitioning_keys: ClassVar[list[str]] = []
-    object_type: ClassVar[str]  # the parent's: "conversation" | "ticket"
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, tap: Tap, run: Run, parent: DetailedSearchStream) -> None:
+        super().__init__(tap, run)
+        self.parent = parent
+        parent.children.append(self)
+        self._schema_sent = False
         # Children sync once per parent: their per-sync INFO lines ("Beginning sync", record_count,
-        # sync_duration) would be 3 lines per conversation. The tap's progress and summary lines
+        # sync_duration) would be 3 lines per conversation. The run's progress and summary lines
         # count their records instead.
         self.logger.setLevel(logging.WARNING)
+
+    def _write_schema_message(self) -> None:
+        # The SDK writes a child's SCHEMA at every parent record; targets flush on each one.
+        if not self._schema_sent:
+            self._schema_sent = True
+            super()._write_schema_message()
 
     def get_record_counter(self, **kwargs: Any) -> metrics.Counter:
         counter = super().get_record_counter(**kwargs)
@@ -205,88 +277,84 @@ class _ChildStream(Stream):
         timer.logger = QUIET_METRICS
         return timer
 
-    @property
-    def id_key(self) -> str:
-        return f"{self.object_type}_id"
+    def records_of(self, fetched: Fetched) -> list[Json]:
+        raise NotImplementedError
 
-    def _parent(self, context: Context | None) -> tuple[Fetched | None, SyncWindow | None]:
-        if not context:
-            return None, None
-        parent = self._tap.streams[f"{self.object_type}s"]
-        key = f"{self.object_type}:{context[self.id_key]}"
-        fetched = self._tap.parent_cache.get(key)  # type: ignore[attr-defined]
-        return fetched, getattr(parent, "window", None)
-
-    def post_process(self, row: Json, context: Context | None = None) -> Json | None:
-        self._tap.client.count_records(self.name)  # type: ignore[attr-defined]
-        return row
-
-
-class _PartsStream(_ChildStream):
     def get_records(self, context: Context | None) -> Iterable[Json]:
-        fetched, window = self._parent(context)
-        if fetched is None or window is None or context is None:
-            return
-        object_id = str(context[self.id_key])
-        part_list = (
-            events.conversation_part_list(fetched.detail)
-            if self.id_key == "conversation_id"
-            else events.ticket_part_list(fetched.detail)
-        )
-        for part in part_list:
-            # New or changed in this window only: a re-fetched conversation does not resend old parts.
-            changed_at = events.as_epoch(part.get("updated_at")) or events.as_epoch(
-                part.get("created_at")
-            )
-            if changed_at is not None and window.events_after < changed_at <= window.end:
-                yield {**part, "id": str(part["id"]), self.id_key: object_id}
+        fetched = self.parent.fetched_for(context) if context else None
+        return [] if fetched is None else self.records_of(fetched)
 
 
-class ConversationPartsStream(_PartsStream):
+class PartsStream(ChildStream):
+    primary_keys: ClassVar[list[str]] = ["id"]
+
+    def records_of(self, fetched: Fetched) -> list[Json]:
+        return fetched.parts
+
+
+class EventsStream(ChildStream):
+    """One record per contract event of the parent object, inside the run's window."""
+
+    primary_keys: ClassVar[list[str]] = ["event_id"]
+
+    def records_of(self, fetched: Fetched) -> list[Json]:
+        return fetched.events
+
+
+class ConversationPartsStream(PartsStream):
     name = "conversation_parts"
     parent_stream_type = ConversationsStream
-    object_type = "conversation"
-    primary_keys = ("id",)
     schema = schemas.CONVERSATION_PART
 
 
-class TicketPartsStream(_PartsStream):
+class TicketPartsStream(PartsStream):
     name = "ticket_parts"
     parent_stream_type = TicketsStream
-    object_type = "ticket"
-    primary_keys = ("id",)
     schema = schemas.TICKET_PART
 
 
-class _EventsStream(_ChildStream):
-    """One record per contract event of the parent object, inside the run's window."""
-
-    # The contract's rules for this object type (a pure function in events.py).
-    derive_events: ClassVar[Callable[[Json, events.Lookups, events.EventWindow], Iterable[Json]]]
-
-    def get_records(self, context: Context | None) -> Iterable[Json]:
-        fetched, window = self._parent(context)
-        if fetched is None or window is None:
-            return []
-        lookups = self._tap.lookups(contacts=fetched.contacts)  # type: ignore[attr-defined]
-        return type(self).derive_events(
-            fetched.detail, lookups, events.EventWindow(window.events_after, window.end)
-        )
-
-
-class ConversationEventsStream(_EventsStream):
+class ConversationEventsStream(EventsStream):
     name = "conversation_events"
     parent_stream_type = ConversationsStream
-    object_type = "conversation"
-    primary_keys = ("event_id",)
     schema = schemas.CONVERSATION_EVENT
-    derive_events = events.conversation_events
 
 
-class TicketEventsStream(_EventsStream):
+class TicketEventsStream(EventsStream):
     name = "ticket_events"
     parent_stream_type = TicketsStream
-    object_type = "ticket"
-    primary_keys = ("event_id",)
     schema = schemas.TICKET_EVENT
-    derive_events = events.ticket_events
+
+
+class TruncatedPartsStream(IntercomStream):
+    """Conversations and tickets of this run whose cut part lists may hide events (runs after
+    the conversations and tickets streams, from what they reported)."""
+
+    name = "truncated_parts"
+    primary_keys: ClassVar[list[str]] = ["object_type", "object_id"]
+    schema = th.PropertiesList(
+        th.Property("object_type", th.StringType, required=True),  # conversation | ticket
+        th.Property("object_id", th.StringType, required=True),
+        th.Property("parts_total", th.IntegerType),
+        th.Property("parts_returned", th.IntegerType),
+        th.Property("parts_out_of_reach", th.IntegerType),
+        th.Property("oldest_returned_part_at", th.DateTimeType),
+        th.Property("events_after", th.DateTimeType),
+        th.Property("events_missing", th.StringType),  # certain | possible
+        th.Property("detected_in_window_ending", th.DateTimeType),
+    ).to_dict()
+
+    def get_records(self, context: Context | None) -> Iterable[Json]:
+        for t in self.run.report.truncations:
+            if t.events_missing is None:
+                continue
+            yield {
+                "object_type": t.object_type,
+                "object_id": t.object_id,
+                "parts_total": t.parts_total,
+                "parts_returned": t.parts_returned,
+                "parts_out_of_reach": t.parts_out_of_reach,
+                "oldest_returned_part_at": events.iso_time(t.oldest_returned_part_at),
+                "events_after": events.iso_time(t.events_after),
+                "events_missing": t.events_missing,
+                "detected_in_window_ending": events.iso_time(int(self.run.started_at) - 1),
+            }

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from tap_intercom_events.window import SyncWindow
+
 CONTACT_ROLES = frozenset({"user", "lead"})
 
 CREATED_CONVERSATION = "Created Conversation"
@@ -204,6 +206,24 @@ def _first_contact(obj: Mapping[str, Any]) -> Json | None:
     return contacts[0] if contacts else None
 
 
+def change_unexplained_after(conversation: Mapping[str, Any], after: int) -> bool:
+    """Whether the conversation changed after `after` in a way no part or rating explains.
+
+    A read (and, on API versions without `conversation_rating.updated_at`, a rating) touches
+    `updated_at` and nothing else a sync can see, so an unexplained change is the only trace of it.
+    """
+    updated_at = as_epoch(conversation.get("updated_at"))
+    if updated_at is None or updated_at <= after:
+        return False
+    rated_at = as_epoch(_nested(conversation, "conversation_rating", "updated_at"))
+    if rated_at == updated_at:
+        return False
+    for part in conversation_part_list(conversation):
+        if updated_at in (as_epoch(part.get("created_at")), as_epoch(part.get("updated_at"))):
+            return False
+    return True
+
+
 def read_became_true_after(conversation: Mapping[str, Any], after: int) -> bool:
     """Whether the conversation's Read key can be new since `after` (a previous run's end).
 
@@ -219,77 +239,114 @@ def read_became_true_after(conversation: Mapping[str, Any], after: int) -> bool:
     )
     if key_time is None or key_time > after:
         return True
-    updated_at = as_epoch(conversation.get("updated_at"))
-    rated_at = as_epoch(_nested(conversation, "conversation_rating", "updated_at"))
-    if updated_at is None or rated_at == updated_at:
-        return False
-    for part in conversation_part_list(conversation):
-        if updated_at in (as_epoch(part.get("created_at")), as_epoch(part.get("updated_at"))):
-            return False
-    return True
+    return change_unexplained_after(conversation, after)
 
 
 def conversation_event_seeds(
-    conversation: Mapping[str, Any], events_after: int | None = None
+    conversation: Mapping[str, Any], window: SyncWindow | None = None
 ) -> Iterator[EventSeed]:
-    """Every contract event a conversation holds, oldest rule first (no time filtering here).
-
-    `events_after` (the previous run's end) only matters to Read Conversation, whose time is not
-    in the data: see read_became_true_after.
-    """
+    """The contract events a conversation holds for `window` (every one when None), oldest rule
+    first. Event ids use only fields every API version 2.11-2.16 returns (docs/interfaces.md)."""
     cid = str(conversation["id"])
+
+    def held(epoch: int) -> bool:
+        return window is None or window.holds_event(epoch)
+
     # Created Conversation: only when a contact started it (admin/outbound ones give none).
     author = _nested(conversation, "source", "author") or {}
-    if author.get("type") in CONTACT_ROLES and conversation.get("created_at") is not None:
+    created_at = as_epoch(conversation.get("created_at"))
+    if author.get("type") in CONTACT_ROLES and created_at is not None and held(created_at):
         yield EventSeed(
             event_id=f"conversation:{cid}:created",
             metric=CREATED_CONVERSATION,
-            occurred_at=int(conversation["created_at"]),
+            occurred_at=created_at,
             contact_id=ref_id(author.get("id")),
             contact_ref=author,
         )
-    # Rated Conversation: one per (rating time, rating value).
-    rating = conversation.get("conversation_rating") or {}
-    if rating.get("rating") is not None:
-        rated_at = as_epoch(rating.get("updated_at")) or as_epoch(rating.get("created_at"))
-        if rated_at is not None:
-            contact = rating.get("contact") or {}
-            yield EventSeed(
-                event_id=f"conversation:{cid}:rated:{rated_at}:{int(rating['rating'])}",
-                metric=RATED_CONVERSATION,
-                occurred_at=rated_at,
-                contact_id=ref_id(contact.get("id")),
-                contact_ref=contact,
-            )
-    # Read Conversation: one per (conversation, last_admin_reply_at), timed at updated_at.
-    if (
-        conversation.get("read") is True
-        and conversation.get("updated_at") is not None
-        and (events_after is None or read_became_true_after(conversation, events_after))
-    ):
-        statistics = conversation.get("statistics")
-        last_reply = as_epoch(statistics.get("last_admin_reply_at")) if statistics else None
-        first = _first_contact(conversation)
-        yield EventSeed(
-            event_id=f"conversation:{cid}:read:{'none' if last_reply is None else last_reply}",
-            metric=READ_CONVERSATION,
-            occurred_at=int(conversation["updated_at"]),
-            contact_id=ref_id(first.get("id")) if first else None,
-            contact_ref=first,
-        )
+    seed = _rated_seed(cid, conversation, window)
+    if seed is not None:
+        yield seed
+    seed = _read_seed(cid, conversation, window)
+    if seed is not None:
+        yield seed
     # Replied to Conversation: each comment written by a contact (notes, admins, bots: nothing).
     for part in conversation_part_list(conversation):
         part_author = part.get("author") or {}
         if part.get("part_type") == "comment" and part_author.get("type") in CONTACT_ROLES:
+            part_at = int(part["created_at"])
+            if not held(part_at):
+                continue
             pid = str(part["id"])
             yield EventSeed(
                 event_id=f"conversation:{cid}:part:{pid}:replied",
                 metric=REPLIED_TO_CONVERSATION,
-                occurred_at=int(part["created_at"]),
+                occurred_at=part_at,
                 contact_id=ref_id(part_author.get("id")),
                 contact_ref=part_author,
                 part_id=pid,
             )
+
+
+def _rated_seed(
+    cid: str, conversation: Mapping[str, Any], window: SyncWindow | None
+) -> EventSeed | None:
+    """Rated Conversation: one per (rating request, rating value).
+
+    The id uses `created_at` (when the rating was requested), which every version returns;
+    `updated_at` (when it was given) exists from 2.14 only and times the event when present.
+    Without it the rating's time is unknown: a rating is taken as possibly new when the
+    conversation changed in the window in a way no part explains (resent at worst, same id).
+    """
+    rating = conversation.get("conversation_rating") or {}
+    requested_at = as_epoch(rating.get("created_at"))
+    given_at = as_epoch(rating.get("updated_at"))
+    rated_at = given_at if given_at is not None else requested_at
+    if rating.get("rating") is None or rated_at is None:
+        return None
+    if window is not None and not window.holds_event(rated_at):
+        possibly_new = given_at is None and change_unexplained_after(
+            conversation, window.events_after
+        )
+        if not possibly_new:
+            return None
+    contact = rating.get("contact") or {}
+    key_time = requested_at if requested_at is not None else given_at
+    return EventSeed(
+        event_id=f"conversation:{cid}:rated:{key_time}:{int(rating['rating'])}",
+        metric=RATED_CONVERSATION,
+        occurred_at=rated_at,
+        contact_id=ref_id(contact.get("id")),
+        contact_ref=contact,
+    )
+
+
+def _read_seed(
+    cid: str, conversation: Mapping[str, Any], window: SyncWindow | None
+) -> EventSeed | None:
+    """Read Conversation: one per (conversation, last_admin_reply_at), timed at updated_at.
+
+    When the conversation changed again after the window's end (while the run read it), the read
+    is emitted now if the next run could not tell it is new (a part or rating explains the later
+    change); otherwise it is left to the next run, which sees it as new.
+    """
+    updated_at = as_epoch(conversation.get("updated_at"))
+    if conversation.get("read") is not True or updated_at is None:
+        return None
+    if window is not None:
+        if not read_became_true_after(conversation, window.events_after):
+            return None
+        if updated_at > window.end and read_became_true_after(conversation, window.end):
+            return None
+    statistics = conversation.get("statistics")
+    last_reply = as_epoch(statistics.get("last_admin_reply_at")) if statistics else None
+    first = _first_contact(conversation)
+    return EventSeed(
+        event_id=f"conversation:{cid}:read:{'none' if last_reply is None else last_reply}",
+        metric=READ_CONVERSATION,
+        occurred_at=updated_at,
+        contact_id=ref_id(first.get("id")) if first else None,
+        contact_ref=first,
+    )
 
 
 def _is_state_change(part: Mapping[str, Any]) -> bool:
@@ -305,8 +362,17 @@ def ticket_state_at_creation(ticket: Mapping[str, Any]) -> str | None:
     return ticket_state_category(ticket.get("ticket_state"))
 
 
-def ticket_event_seeds(ticket: Mapping[str, Any]) -> Iterator[EventSeed]:
-    """Every contract event a ticket holds. A ticket without contacts still yields them (contact null)."""
+def ticket_event_seeds(
+    ticket: Mapping[str, Any], window: SyncWindow | None = None
+) -> Iterator[EventSeed]:
+    """The contract events a ticket holds for `window` (every one when None). A ticket without
+    contacts still yields them (contact null)."""
+    for seed in _ticket_seeds(ticket):
+        if window is None or window.holds_event(seed.occurred_at):
+            yield seed
+
+
+def _ticket_seeds(ticket: Mapping[str, Any]) -> Iterator[EventSeed]:
     tid = str(ticket["id"])
     first = _first_contact(ticket)
     first_id = ref_id(first.get("id")) if first else None
@@ -354,45 +420,31 @@ def _record(
     }
 
 
-@dataclass(frozen=True)
-class EventWindow:
-    """Events are emitted iff after < occurred_at <= until (epoch seconds)."""
-
-    after: int
-    until: int
-
-    def __contains__(self, epoch: int) -> bool:
-        return self.after < epoch <= self.until
+def event_records(
+    obj: Mapping[str, Any], object_type: str, seeds: list[EventSeed], lookups: Lookups
+) -> list[Json]:
+    """The event records of a conversation or ticket's seeds."""
+    if not seeds:
+        return []
+    if object_type == "conversation":
+        props = conversation_properties(obj, lookups)
+        ids = {"conversation_id": str(obj["id"]), "ticket_id": None}
+    else:
+        props = ticket_properties(obj, lookups)
+        ids = {"conversation_id": None, "ticket_id": str(obj["id"])}
+    return [_record(seed, object_type, ids, props, lookups) for seed in seeds]
 
 
 def conversation_events(
-    conversation: Mapping[str, Any], lookups: Lookups, window: EventWindow | None = None
+    conversation: Mapping[str, Any], lookups: Lookups, window: SyncWindow | None = None
 ) -> list[Json]:
-    """The conversation's event records (those inside `window` when one is given)."""
-    seeds = [
-        s
-        for s in conversation_event_seeds(conversation, None if window is None else window.after)
-        if window is None or s.occurred_at in window
-    ]
-    if not seeds:
-        return []
-    props = conversation_properties(conversation, lookups)
-    ids = {"conversation_id": str(conversation["id"]), "ticket_id": None}
-    return [_record(seed, "conversation", ids, props, lookups) for seed in seeds]
+    """The conversation's event records (those `window` holds when one is given)."""
+    seeds = list(conversation_event_seeds(conversation, window))
+    return event_records(conversation, "conversation", seeds, lookups)
 
 
 def ticket_events(
-    ticket: Mapping[str, Any], lookups: Lookups, window: EventWindow | None = None
+    ticket: Mapping[str, Any], lookups: Lookups, window: SyncWindow | None = None
 ) -> list[Json]:
-    """The ticket's event records (those inside `window` when one is given)."""
-    seeds = [s for s in ticket_event_seeds(ticket) if window is None or s.occurred_at in window]
-    if not seeds:
-        return []
-    props = ticket_properties(ticket, lookups)
-    ids = {"conversation_id": None, "ticket_id": str(ticket["id"])}
-    return [_record(seed, "ticket", ids, props, lookups) for seed in seeds]
-
-
-def event_contact_ids(seeds: list[EventSeed]) -> set[str]:
-    """Contacts the events need looked up (for email, phone and external_id)."""
-    return {s.contact_id for s in seeds if s.contact_id}
+    """The ticket's event records (those `window` holds when one is given)."""
+    return event_records(ticket, "ticket", list(ticket_event_seeds(ticket, window)), lookups)

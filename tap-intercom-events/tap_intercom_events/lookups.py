@@ -6,6 +6,7 @@ import logging
 import threading
 from collections import OrderedDict
 from concurrent.futures import Future
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -64,12 +65,26 @@ class ContactCache:
         return trimmed
 
 
-def fetch_names(client: IntercomClient) -> tuple[dict[str, Json], dict[str, str], dict[str, str]]:
-    """Admins (id -> object), teams (id -> name), tags (id -> name)."""
-    admins_page = client.get("/admins") or {}
-    teams_page = client.get("/teams") or {}
-    tags_page = client.get("/tags") or {}
-    admins = {str(a["id"]): a for a in admins_page.get("admins") or []}
-    teams = {str(t["id"]): str(t.get("name")) for t in teams_page.get("teams") or []}
-    tags = {str(t["id"]): str(t.get("name")) for t in tags_page.get("data") or []}
-    return admins, teams, tags
+@dataclass(frozen=True)
+class Directory:
+    """Admins, teams and tags as Intercom lists them (each listed once per run), and their names."""
+
+    admins: list[Json]
+    teams: list[Json]
+    tags: list[Json]
+
+    def names(self) -> tuple[dict[str, Json], dict[str, str], dict[str, str]]:
+        """Admins (id -> object), teams (id -> name), tags (id -> name)."""
+        return (
+            {str(a["id"]): a for a in self.admins},
+            {str(t["id"]): str(t.get("name")) for t in self.teams},
+            {str(t["id"]): str(t.get("name")) for t in self.tags},
+        )
+
+
+def fetch_directory(client: IntercomClient) -> Directory:
+    return Directory(
+        admins=list((client.get("/admins") or {}).get("admins") or []),
+        teams=list((client.get("/teams") or {}).get("teams") or []),
+        tags=list((client.get("/tags") or {}).get("data") or []),
+    )

@@ -1,95 +1,55 @@
-"""Incremental windows and Intercom search bodies (pure).
-
-Bookmark meaning, for every incremental stream: every object with `updated_at <= bookmark` has been
-emitted. A finished run sets it to the window end; an interrupted run leaves `last emitted - 1`,
-so a resumed run repeats at most the objects sharing that one second (at-least-once at the seam).
-"""
+"""Intercom search bodies and cursors (pure)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any
 
 DAY = 86_400
 MAX_PAGE_SIZE = 150
 
-
-def parse_start_date(value: Any) -> int:
-    """`start_date` as epoch seconds: accepts epoch ints/strings and ISO-8601 dates or date-times."""
-    if isinstance(value, bool):
-        msg = f"start_date must be a date or epoch seconds, got {value!r}"
-        raise ValueError(msg)
-    if isinstance(value, int | float):
-        return int(value)
-    text = str(value).strip()
-    if text.lstrip("-").isdigit():
-        return int(text)
-    try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        msg = f"start_date {value!r} is not an ISO-8601 date/date-time or epoch seconds"
-        raise ValueError(msg) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return int(parsed.timestamp())
-
-
-@dataclass(frozen=True)
-class SyncWindow:
-    """One run's slice of an incremental stream, in epoch seconds.
-
-    Objects are taken iff `lower < updated_at <= end`. `end` is the second before the run started:
-    everything up to it had already happened, so the run sees all of it; later changes are the
-    next run's. Events are emitted iff `events_after < time <= end`.
-    """
-
-    lower: int
-    end: int
-    events_after: int
-    floor: int  # the stored event floor (events_after is floor - lookback)
-
-
-def plan_window(
-    *, bookmark: int | None, events_after: int | None, start_date: int, lookback: int, now: int
-) -> SyncWindow:
-    """The window of this run from the stored state.
-
-    `events_after` is stored while a window is unfinished, so a resumed run keeps the floor of the
-    interrupted one: conversations it had not reached yet may hold events older than its cursor.
-    """
-    cursor = start_date if bookmark is None else max(bookmark, start_date)
-    floor = cursor if events_after is None else min(events_after, cursor)
-    return SyncWindow(
-        lower=cursor - lookback,
-        end=max(now - 1, cursor),
-        events_after=floor - lookback,
-        floor=floor,
-    )
+Json = dict[str, Any]
 
 
 def search_body(
-    *, field: str, lower: int, upper: int, page_size: int, cursor: str | None
+    *, field: str, lower: int, upper: int | None, page_size: int, cursor: str | None
 ) -> dict[str, Any]:
-    """Search body for conversations/tickets: `lower < field <= upper`, ascending.
+    """Search body for conversations/tickets: `lower < field <= upper` (no upper: unbounded).
 
     Intercom documents `>`/`<` as inclusive on these endpoints and the stand-in may treat them as
-    strict, so the query is widened by a second each way and the caller filters exactly.
+    strict, so the query is widened by a second each way and the caller filters exactly. The
+    ascending sort is asked for but never trusted (docs/api-assumptions.md).
     """
+    after = {"field": field, "operator": ">", "value": lower}
+    query: dict[str, Any] = after
+    if upper is not None:
+        before = {"field": field, "operator": "<", "value": upper + 1}
+        query = {"operator": "AND", "value": [after, before]}
     body: dict[str, Any] = {
-        "query": {
-            "operator": "AND",
-            "value": [
-                {"field": field, "operator": ">", "value": lower},
-                {"field": field, "operator": "<", "value": upper + 1},
-            ],
-        },
+        "query": query,
         "pagination": {"per_page": min(page_size, MAX_PAGE_SIZE)},
         "sort": {"field": field, "order": "ascending"},
     }
     if cursor:
         body["pagination"]["starting_after"] = cursor
     return body
+
+
+def one_second_body(*, field: str, second: int, page_size: int, cursor: str | None) -> Json:
+    """Every object whose `field` is exactly `second` (a second too busy for one page)."""
+    body: Json = {
+        "query": {"field": field, "operator": "=", "value": second},
+        "pagination": {"per_page": min(page_size, MAX_PAGE_SIZE)},
+        "sort": {"field": field, "order": "ascending"},
+    }
+    if cursor:
+        body["pagination"]["starting_after"] = cursor
+    return body
+
+
+def has_more(page: Json, returned: int) -> bool:
+    """Whether a search page left matches out: a next cursor, or a total above what came back."""
+    total = page.get("total_count")
+    return next_cursor(page) is not None or (isinstance(total, int) and total > returned)
 
 
 def contact_search_body(*, lower: int, page_size: int, cursor: str | None) -> dict[str, Any]:

@@ -1,56 +1,59 @@
-"""Full-table lookup streams and the contacts stream."""
+"""Full-table lookup streams (admins, teams, tags, ticket types) and the contacts stream."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from singer_sdk.helpers.types import Context
 
 from tap_intercom_events import schemas
-from tap_intercom_events.base import IncrementalMixin, IntercomStream
-from tap_intercom_events.paging import search_pages
+from tap_intercom_events.base import IncrementalStream, IntercomStream
+from tap_intercom_events.client import IntercomClient
+from tap_intercom_events.paging import read_contact_pages
 from tap_intercom_events.search import contact_search_body
 
-if TYPE_CHECKING:
-    from tap_intercom_events.client import IntercomClient
+Json = dict[str, Any]
 
 
 class AdminsStream(IntercomStream):
     name = "admins"
-    path = "/admins"
-    records_jsonpath = "$.admins[*]"
     primary_keys: ClassVar[list[str]] = ["id"]
     schema = schemas.ADMIN
+
+    def get_records(self, context: Context | None) -> Iterable[Json]:
+        return self.run.directory().admins
 
 
 class TeamsStream(IntercomStream):
     name = "teams"
-    path = "/teams"
-    records_jsonpath = "$.teams[*]"
     primary_keys: ClassVar[list[str]] = ["id"]
     schema = schemas.TEAM
+
+    def get_records(self, context: Context | None) -> Iterable[Json]:
+        return self.run.directory().teams
 
 
 class TagsStream(IntercomStream):
     name = "tags"
-    path = "/tags"
-    records_jsonpath = "$.data[*]"
     primary_keys: ClassVar[list[str]] = ["id"]
     schema = schemas.TAG
+
+    def get_records(self, context: Context | None) -> Iterable[Json]:
+        return self.run.directory().tags
 
 
 class TicketTypesStream(IntercomStream):
     name = "ticket_types"
-    path = "/ticket_types"
-    records_jsonpath = "$.data[*]"
     primary_keys: ClassVar[list[str]] = ["id"]
     schema = schemas.TICKET_TYPE
 
+    def get_records(self, context: Context | None) -> Iterable[Json]:
+        # Intercom's ticket type list is unpaged.
+        return list((self.run.client.get("/ticket_types") or {}).get("data") or [])
 
-def contact_tag_names(
-    contact: dict[str, Any], tags: Mapping[str, str], client: IntercomClient
-) -> list[str]:
+
+def contact_tag_names(contact: Json, tags: Mapping[str, str], client: IntercomClient) -> list[str]:
     """All tag names of a contact: the embedded list holds ids only and at most 10 of them."""
     embedded = contact.get("tags") or {}
     if embedded.get("has_more"):
@@ -64,36 +67,48 @@ def contact_tag_names(
     return names
 
 
-class ContactsStream(IncrementalMixin, IntercomStream):
+class ContactsStream(IncrementalStream):
     """Contacts changed since the bookmark, with `tag_names` added.
 
     Contact search matches dates by day: the query starts at the bookmark's day and records that
-    are not newer than the bookmark (or later than the window end) are dropped here.
+    are not newer than the window's lower bound (or later than its end) are dropped here.
     """
 
     name = "contacts"
-    path = "/contacts/search"
-    http_method = "POST"
     primary_keys: ClassVar[list[str]] = ["id"]
-    replication_key = "updated_at"
     schema = schemas.CONTACT
-    # Intercom: a recently created or edited contact "may not appear" in search for a few minutes.
-    lookback_setting = "contact_lookback_seconds"
 
-    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        client = self.client
+    def lookback_seconds(self) -> int:
+        # Intercom: a recently created or edited contact "may not appear" in search for a few minutes.
+        return self.run.settings.contact_lookback_seconds
+
+    def get_records(self, context: Context | None) -> Iterable[Json]:
+        client = self.run.client
         window = self.plan_window()
-        tags = self.tap_lookups().tags
+        tags = self.run.lookups().tags
+        page_size = self.run.settings.page_size
 
-        def body(lower: int, cursor: str | None) -> dict[str, Any]:
-            return contact_search_body(lower=lower, page_size=self.page_size, cursor=cursor)
+        def body(lower: int, cursor: str | None) -> Json:
+            return contact_search_body(lower=lower, page_size=page_size, cursor=cursor)
 
-        pages = search_pages(
-            client, path=self.path, results_key="data", body=body, window=window, logger=self.logger
+        pages = read_contact_pages(
+            client,
+            path="/contacts/search",
+            results_key="data",
+            lower=window.lower,
+            body=body,
+            logger=self.logger,
         )
+        complete = True
         for page in pages:
-            names = client.map_ordered(lambda c: contact_tag_names(c, tags, client), page)
-            for contact, tag_names in zip(page, names, strict=True):
-                yield {**contact, "id": str(contact["id"]), "tag_names": tag_names}
-            self.checkpoint(window, last_updated_at=max(int(c["updated_at"]) for c in page))
-        self.finish(window)
+            complete = complete and not page.gave_up
+            contacts = [c for c in page.items if window.lower < int(c["updated_at"]) <= window.end]
+            names = client.map_ordered(lambda c: contact_tag_names(c, tags, client), contacts)
+            for contact, tag_names in zip(contacts, names, strict=True):
+                yield {**contact, "tag_names": tag_names}
+            if page.ascending_so_far and contacts:
+                # Everything up to the newest contact of this page, less its second, was read.
+                newest = max(int(c["updated_at"]) for c in contacts)
+                self.checkpoint(window, read_through=newest - 1)
+        if complete:
+            self.finish(window)

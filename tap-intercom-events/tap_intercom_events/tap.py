@@ -1,10 +1,8 @@
-"""tap-intercom-events: the Tap class, its settings and the run-scoped shared objects."""
+"""tap-intercom-events: the Tap class (its settings and streams); run-scoped objects: runtime.py."""
 
 from __future__ import annotations
 
 import sys
-import threading
-import time
 from functools import cached_property
 from typing import Any, ClassVar
 
@@ -18,17 +16,10 @@ from singer_sdk.helpers.capabilities import (
 )
 
 from tap_intercom_events import conversations, streams
-from tap_intercom_events.client import IntercomClient, IntercomError
-from tap_intercom_events.events import Lookups
-from tap_intercom_events.lookups import ContactCache, fetch_names
-from tap_intercom_events.search import MAX_PAGE_SIZE, parse_start_date
-
-REGION_URLS = {
-    "us": "https://api.intercom.io",
-    "eu": "https://api.eu.intercom.io",
-    "au": "https://api.au.intercom.io",
-}
-SUPPORTED_VERSIONS = ["2.11", "2.12", "2.13", "2.14", "2.15", "2.16"]
+from tap_intercom_events.client import IntercomError
+from tap_intercom_events.runtime import Run
+from tap_intercom_events.search import MAX_PAGE_SIZE
+from tap_intercom_events.settings import REGION_URLS, SUPPORTED_VERSIONS, SettingsError
 
 
 class TapIntercomEvents(Tap):
@@ -61,7 +52,7 @@ class TapIntercomEvents(Tap):
             title="Start date",
             description=(
                 "Sync objects updated and events that happened after this time (ISO-8601 date or "
-                "date-time, or epoch seconds). Default: everything."
+                "date-time, epoch seconds or epoch milliseconds). Default: everything."
             ),
         ),
         th.Property(
@@ -127,120 +118,72 @@ class TapIntercomEvents(Tap):
             title="Request timeout (seconds)",
             description="Timeout of one HTTP request; timeouts are retried with backoff.",
         ),
+        th.Property(
+            "max_retries",
+            th.IntegerType,
+            default=7,
+            title="Max retries",
+            description=(
+                "Retries of a request that failed with a 5xx, a timeout, a dropped connection or "
+                "an empty body, with exponential backoff (0 to 100). 429s wait for the rate-limit "
+                "window instead."
+            ),
+        ),
+        th.Property(
+            "backoff_max_seconds",
+            th.IntegerType,
+            default=30,
+            title="Max backoff (seconds)",
+            description="Longest wait between two retries of a failing request.",
+        ),
     ).to_dict()
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        # Captured once: every incremental window of this run ends at the same second.
-        self.sync_started_at = time.time()
-        self.parent_cache: dict[str, Any] = {}
-        self._names: tuple[dict[str, Any], dict[str, str], dict[str, str]] | None = None
-        self._names_lock = threading.Lock()
-        super().__init__(*args, **kwargs)
-        self._check_settings()
-
-    def _check_settings(self) -> None:
-        config = self.config
-        problems = []
-        if config.get("start_date") not in (None, ""):
-            try:
-                parse_start_date(config["start_date"])
-            except ValueError as exc:
-                problems.append(str(exc))
-        page_size = config.get("page_size", MAX_PAGE_SIZE)
-        if not 1 <= int(page_size) <= MAX_PAGE_SIZE:
-            problems.append(f"page_size must be 1 to {MAX_PAGE_SIZE}, got {page_size}")
-        if int(config.get("max_concurrency", 8)) < 1:
-            problems.append(f"max_concurrency must be >= 1, got {config.get('max_concurrency')}")
-        for lookback in ("lookback_window_seconds", "contact_lookback_seconds"):
-            if int(config.get(lookback) or 0) < 0:
-                problems.append(f"{lookback} must be >= 0, got {config.get(lookback)}")
-        url = config.get("api_url")
-        if url and not str(url).startswith(("http://", "https://")):
-            problems.append(f"api_url must start with http:// or https://, got {url!r}")
-        if problems:
-            raise ConfigValidationError("; ".join(problems), errors=problems)
+    @cached_property
+    def run(self) -> Run:
+        """This sync's shared objects, built once from the config (before the streams)."""
+        defaults = {
+            name: spec.get("default")
+            for name, spec in self.config_jsonschema["properties"].items()
+            if "default" in spec
+        }
+        try:
+            return Run.from_config(
+                self.config, defaults=defaults, user_agent=f"{self.name}/{self.plugin_version}"
+            )
+        except SettingsError as exc:
+            raise ConfigValidationError(str(exc), errors=exc.problems) from None
 
     @property
     def api_url(self) -> str:
-        url = self.config.get("api_url") or REGION_URLS[self.config.get("region") or "us"]
-        return str(url).rstrip("/")
-
-    @cached_property
-    def client(self) -> IntercomClient:
-        return IntercomClient(
-            base_url=self.api_url,
-            access_token=self.config["access_token"],
-            api_version=self.config.get("api_version", "2.14"),
-            max_concurrency=int(self.config.get("max_concurrency", 8)),
-            timeout=float(self.config.get("request_timeout", 60)),
-            user_agent=f"{self.name}/{self.plugin_version}",
-        )
-
-    @cached_property
-    def contacts(self) -> ContactCache:
-        return ContactCache(self.client)
-
-    def lookups(self, contacts: dict[str, Any] | None = None) -> Lookups:
-        """Admin, team and tag names (fetched once per run) plus the given contacts."""
-        with self._names_lock:
-            if self._names is None:
-                self._names = fetch_names(self.client)
-        admins, teams, tags = self._names
-        return Lookups(admins=admins, teams=teams, tags=tags, contacts=contacts or {})
+        return self.run.settings.api_url
 
     def discover_streams(self) -> list[Stream]:
+        run = self.run
+        conversations_stream = conversations.ConversationsStream(self, run)
+        tickets_stream = conversations.TicketsStream(self, run)
         return [
-            streams.AdminsStream(self),
-            streams.TeamsStream(self),
-            streams.TagsStream(self),
-            streams.TicketTypesStream(self),
-            streams.ContactsStream(self),
-            conversations.ConversationsStream(self),
-            conversations.ConversationPartsStream(self),
-            conversations.ConversationEventsStream(self),
-            conversations.TicketsStream(self),
-            conversations.TicketPartsStream(self),
-            conversations.TicketEventsStream(self),
+            streams.AdminsStream(self, run),
+            streams.TeamsStream(self, run),
+            streams.TagsStream(self, run),
+            streams.TicketTypesStream(self, run),
+            streams.ContactsStream(self, run),
+            conversations_stream,
+            conversations.ConversationPartsStream(self, run, conversations_stream),
+            conversations.ConversationEventsStream(self, run, conversations_stream),
+            tickets_stream,
+            conversations.TicketPartsStream(self, run, tickets_stream),
+            conversations.TicketEventsStream(self, run, tickets_stream),
+            conversations.TruncatedPartsStream(self, run),
         ]
 
-    def log_summary(self) -> None:
-        if "client" in self.__dict__:
-            self.logger.info(self.client.summary())
-            self.client.close()
-
     @classmethod
-    def invoke(  # type: ignore[override]
-        cls,
-        *,
-        about: bool = False,
-        about_format: str | None = None,
-        config: Any = None,
-        state: Any = None,
-        catalog: Any = None,
-    ) -> None:
+    def invoke(cls, **kwargs: Any) -> None:
         """The SDK's invoke, plus one clear line (no traceback, no token) on a fatal API error."""
-        if about:
-            super().invoke(about=about, about_format=about_format)
-            return
-        from singer_sdk.helpers._util import load_json
-        from singer_sdk.plugin_base import _ConfigInput
-
-        cls.print_version(print_fn=cls.logger.info)
-        config = config or _ConfigInput()
-        tap = cls(
-            config=config.config,
-            state=None if state is None else load_json(state.read()),
-            catalog=None if catalog is None else load_json(catalog.read()),
-            parse_env_config=config.parse_env,
-            validate_config=True,
-        )
         try:
-            tap.sync_all()
-        except IntercomError as exc:
-            tap.logger.error("%s", exc)
-            tap.log_summary()
+            super().invoke(**kwargs)
+        except (IntercomError, SettingsError) as exc:
+            cls.logger.error("%s", exc)
             sys.exit(1)
-        tap.log_summary()
 
 
 if __name__ == "__main__":

@@ -80,13 +80,13 @@ def run_tap_in_process(
     """Run a whole sync in this process; `now` pins the run's start second (its window end + 1)."""
     tap = TapIntercomEvents(config=config, state=state, catalog=selected_catalog(streams))
     if now is not None:
-        tap.sync_started_at = now
+        tap.run.started_at = now
     buffer = io.StringIO()
     try:
         with contextlib.redirect_stdout(buffer):
             tap.sync_all()
     finally:
-        tap.log_summary()
+        tap.run.close()
     return parse_messages(buffer.getvalue().splitlines())
 
 

@@ -60,6 +60,7 @@ def test_discovery_needs_no_token() -> None:
     assert sorted(streams) == [
         "admins", "contacts", "conversation_events", "conversation_parts", "conversations",
         "tags", "teams", "ticket_events", "ticket_parts", "ticket_types", "tickets",
+        "truncated_parts",
     ]  # fmt: skip
     event_fields = streams["conversation_events"]["schema"]["properties"]
     assert event_fields["event_id"]["type"] == ["string"]

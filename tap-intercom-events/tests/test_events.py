@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from tap_intercom_events.events import (
-    EventWindow,
     Lookups,
     conversation_events,
     ticket_events,
     ticket_state_at_creation,
 )
+from tap_intercom_events.window import SyncWindow
 
 LOOKUPS = Lookups(
     admins={"11": {"id": "11", "name": "Ana Admin", "email": "ana@support.test"}},
@@ -33,6 +33,11 @@ LOOKUPS = Lookups(
         },
     },
 )
+
+
+def event_window(after: int, until: int) -> SyncWindow:
+    """A window emitting the events with after < time <= until."""
+    return SyncWindow(lower=after, end=until, events_after=after, floor=after)
 
 
 def conversation(**overrides: Any) -> dict[str, Any]:
@@ -181,7 +186,8 @@ def test_rating_and_changed_rating_are_distinct_events() -> None:
         "contact": {"type": "contact", "id": "c2"},
     }
     first = by_id(conversation_events(conversation(conversation_rating=rating), LOOKUPS))
-    rated = first["conversation:100:rated:1700000700:4"]
+    # The id uses the rating's created_at (every API version returns it), the time its updated_at.
+    rated = first["conversation:100:rated:1700000600:4"]
     assert rated["metric"] == "Rated Conversation"
     assert rated["occurred_at"] == "2023-11-14T22:25:00+00:00"
     assert rated["contact_id"] == "c2"
@@ -190,8 +196,8 @@ def test_rating_and_changed_rating_are_distinct_events() -> None:
     assert rated["conversation_rating"] == 4
     changed = {**rating, "rating": 2, "updated_at": 1_700_000_900}
     second = by_id(conversation_events(conversation(conversation_rating=changed), LOOKUPS))
-    assert "conversation:100:rated:1700000900:2" in second
-    assert "conversation:100:rated:1700000700:4" not in second
+    assert "conversation:100:rated:1700000600:2" in second
+    assert "conversation:100:rated:1700000600:4" not in second
 
 
 def test_rating_without_updated_at_uses_created_at() -> None:
@@ -226,12 +232,12 @@ def test_unassigned_as_zero_and_as_null_give_no_names() -> None:
 
 
 def test_window_keeps_only_events_after_floor_up_to_end() -> None:
-    window = EventWindow(after=1_700_000_000, until=1_700_000_300)
+    window = event_window(1_700_000_000, 1_700_000_300)
     ids = [r["event_id"] for r in conversation_events(conversation(), LOOKUPS, window)]
     # created_at == after is excluded (emitted by an earlier run); the reply at `until` is in.
     assert ids == ["conversation:100:part:2:replied"]
     assert (
-        conversation_events(conversation(), LOOKUPS, EventWindow(1_700_000_300, 1_800_000_000))
+        conversation_events(conversation(), LOOKUPS, event_window(1_700_000_300, 1_800_000_000))
         == []
     )
 
@@ -394,7 +400,7 @@ def test_integer_assignee_ids_of_216_resolve() -> None:
 
 
 def read_ids(convo: dict[str, Any], after: int) -> list[str]:
-    window = EventWindow(after=after, until=1_800_000_000)
+    window = event_window(after, 1_800_000_000)
     return [
         r["event_id"]
         for r in conversation_events(convo, LOOKUPS, window)
@@ -427,9 +433,9 @@ def test_rating_an_already_read_conversation_does_not_resend_read() -> None:
             "contact": {"id": "c1"},
         },
     )
-    window = EventWindow(after=1_700_000_600, until=1_800_000_000)
+    window = event_window(1_700_000_600, 1_800_000_000)
     ids = [r["event_id"] for r in conversation_events(rated, LOOKUPS, window)]
-    assert ids == ["conversation:100:rated:1700000900:3"]
+    assert ids == ["conversation:100:rated:1700000800:3"]
 
 
 def test_a_note_on_an_already_read_conversation_does_not_resend_read() -> None:

@@ -9,13 +9,12 @@ import pytest
 from tap_intercom_events.limiter import RateLimiter
 from tap_intercom_events.search import (
     CursorGuard,
-    SyncWindow,
     contact_search_body,
     next_cursor,
-    parse_start_date,
-    plan_window,
     search_body,
 )
+from tap_intercom_events.settings import parse_start_date
+from tap_intercom_events.window import SyncWindow, plan_window
 
 
 def test_parse_start_date_accepts_dates_datetimes_and_epochs() -> None:

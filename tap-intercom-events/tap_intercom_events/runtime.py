@@ -1,0 +1,124 @@
+"""Run-scoped objects every stream shares: settings, the client, lookups, the run's start, its report.
+
+Built once per run by `Run.from_config`; the tap passes it to each stream it creates, so streams
+never reach back into the Tap object.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from tap_intercom_events.client import IntercomClient
+from tap_intercom_events.events import Lookups
+from tap_intercom_events.lookups import ContactCache, Directory, fetch_directory
+from tap_intercom_events.settings import Settings
+
+LOGGER = logging.getLogger("tap-intercom-events")
+
+Json = dict[str, Any]
+
+
+@dataclass
+class Truncation:
+    """A conversation or ticket whose part list Intercom cut (it returns the newest 500 only)."""
+
+    object_type: str
+    object_id: str
+    parts_total: int
+    parts_returned: int
+    oldest_returned_part_at: int | None
+    events_after: int
+    # "certain": the object is newer than the event floor, so every part out of reach is too;
+    # "possible": parts out of reach may or may not be newer than the floor.
+    events_missing: str | None
+
+    @property
+    def parts_out_of_reach(self) -> int:
+        return self.parts_total - self.parts_returned
+
+
+@dataclass
+class RunReport:
+    """What the run's summary adds to the client's request counts."""
+
+    truncations: list[Truncation] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add_truncation(self, truncation: Truncation) -> None:
+        with self._lock:
+            self.truncations.append(truncation)
+
+    def summary(self) -> str:
+        if not self.truncations:
+            return "truncated part lists: 0"
+        out_of_reach = sum(t.parts_out_of_reach for t in self.truncations)
+        at_risk = sum(1 for t in self.truncations if t.events_missing)
+        return (
+            f"truncated part lists: {len(self.truncations)} ({out_of_reach} parts out of reach; "
+            f"{at_risk} may miss events: see the truncated_parts stream)"
+        )
+
+
+class Run:
+    """One sync: its settings, HTTP client, lookups and start second."""
+
+    def __init__(self, settings: Settings, *, user_agent: str, started_at: float) -> None:
+        self.settings = settings
+        # Every incremental window of this run ends at the same second (window.SyncWindow.end).
+        self.started_at = started_at
+        self.client = IntercomClient(
+            base_url=settings.api_url,
+            access_token=settings.access_token,
+            api_version=settings.api_version,
+            max_concurrency=settings.max_concurrency,
+            timeout=settings.request_timeout,
+            max_tries=settings.max_retries + 1,
+            backoff_max_seconds=settings.backoff_max_seconds,
+            user_agent=user_agent,
+        )
+        self.contacts = ContactCache(self.client)
+        self.report = RunReport()
+        self._directory: Directory | None = None
+        self._names: tuple[dict[str, Json], dict[str, str], dict[str, str]] = ({}, {}, {})
+        self._directory_lock = threading.Lock()
+        self._closed = False
+        # The summary ends the run however it ends (the SDK's sync_all is final).
+        atexit.register(self.close)
+
+    @classmethod
+    def from_config(
+        cls, config: Mapping[str, Any], *, defaults: Mapping[str, Any], user_agent: str
+    ) -> Run:
+        now = time.time()
+        settings = Settings.from_config(config, defaults=defaults, now=now)
+        return cls(settings, user_agent=user_agent, started_at=now)
+
+    def directory(self) -> Directory:
+        """Admins, teams and tags: listed once per run, for their streams and for event names."""
+        with self._directory_lock:
+            if self._directory is None:
+                self._directory = fetch_directory(self.client)
+                self._names = self._directory.names()
+            return self._directory
+
+    def lookups(self, contacts: Mapping[str, Json] | None = None) -> Lookups:
+        """Admin, team and tag names plus the given contacts."""
+        self.directory()
+        admins, teams, tags = self._names
+        return Lookups(admins=admins, teams=teams, tags=tags, contacts=contacts or {})
+
+    def close(self) -> None:
+        """Log the run's summary once and stop its thread pool."""
+        if self._closed:
+            return
+        self._closed = True
+        atexit.unregister(self.close)
+        if self.client.requests:
+            LOGGER.info("%s; %s", self.client.summary(), self.report.summary())
+        self.client.close()
