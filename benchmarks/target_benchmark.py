@@ -27,13 +27,13 @@ from pathlib import Path
 from typing import Any
 
 from api_sandbox.testing import SandboxProcess, control
+from target_klaviyo.client import EVENTS_BULK, PROFILES_BULK
+from target_klaviyo.limiter import lower_bound_seconds
+from target_klaviyo.payloads import MAX_EVENTS_PER_REQUEST, MAX_PROFILES_PER_JOB
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET = Path(sys.executable).parent / "target-klaviyo"
 KEY = "pk_benchmark_1357"
-EVENTS_PER_REQUEST = 1000
-PROFILES_PER_JOB = 10_000
-M_TIER = (10, 150)  # bulk events, bulk profile jobs: 10/s, 150/min
 
 CONVERSATION_METRICS = [
     "Created Conversation",
@@ -218,7 +218,7 @@ def event_record(stream: str, n: int, contact: int, start: int) -> dict[str, Any
 def write_input(path: Path, events: int, profiles: int) -> dict[str, int]:
     """Contacts first, then events (two thirds conversation, one third ticket), interleaved in
     runs like a tap's pages, with a state line every 5,000 events."""
-    conversation_share = (events * 2 // 3) // EVENTS_PER_REQUEST * EVENTS_PER_REQUEST
+    conversation_share = (events * 2 // 3) // MAX_EVENTS_PER_REQUEST * MAX_EVENTS_PER_REQUEST
     counts = {
         "conversation_events": conversation_share,
         "ticket_events": events - conversation_share,
@@ -270,12 +270,6 @@ def sandbox_cpu_seconds(sandbox: SandboxProcess) -> float | None:
     return round((int(fields[11]) + int(fields[12])) / ticks, 2)
 
 
-def lower_bound(requests: int, burst: int, steady: int) -> float:
-    if requests <= 0:
-        return 0.0
-    return float(max(math.ceil(requests / burst) - 1, (math.ceil(requests / steady) - 1) * 60))
-
-
 def run(
     mode: str, input_path: Path, counts: dict[str, int], profiles: int, workdir: Path
 ) -> dict[str, Any]:
@@ -321,9 +315,12 @@ def run(
     ]
     stored = sum(m["events"] for m in report["metrics"].values())
     expected = sum(counts.values())
-    event_requests = sum(math.ceil(n / EVENTS_PER_REQUEST) for n in counts.values())
-    profile_jobs = math.ceil(profiles / PROFILES_PER_JOB)
-    bound = max(lower_bound(event_requests, *M_TIER), lower_bound(profile_jobs, *M_TIER))
+    event_requests = sum(math.ceil(n / MAX_EVENTS_PER_REQUEST) for n in counts.values())
+    profile_jobs = math.ceil(profiles / MAX_PROFILES_PER_JOB)
+    bound = max(
+        lower_bound_seconds(event_requests, EVENTS_BULK.burst, EVENTS_BULK.steady),
+        lower_bound_seconds(profile_jobs, PROFILES_BULK.burst, PROFILES_BULK.steady),
+    )
     return {
         "mode": mode,
         "seconds": round(elapsed, 2),

@@ -9,12 +9,19 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import backoff
 import requests
 
+from target_klaviyo.errors import (
+    KlaviyoConfigError,
+    KlaviyoError,
+    RunStoppingError,
+    error_detail,
+)
 from target_klaviyo.limiter import Unlimited, WindowLimiter, scaled
+from target_klaviyo.revisions import profile_import_steady_limit
 from target_klaviyo.stats import RunStats
 
 RETRYABLE_STATUSES = {500, 502, 503, 504, 520, 522, 524}
@@ -23,7 +30,8 @@ MAX_THROTTLED_RETRIES = 100
 
 @dataclass(frozen=True)
 class Endpoint:
-    """One Klaviyo operation and its documented rate limits (klaviyo-api.md section 5)."""
+    """One Klaviyo operation and its documented rate limits
+    (https://developers.klaviyo.com/en/docs/rate_limits_and_error_handling)."""
 
     name: str
     method: str
@@ -66,18 +74,6 @@ PROFILES_BULK_ERRORS = Endpoint(
 ENDPOINTS = (EVENTS_BULK, PROFILE_IMPORT, PROFILES_BULK, PROFILES_BULK_JOB, PROFILES_BULK_ERRORS)
 
 
-class KlaviyoError(Exception):
-    """A failure the target cannot work around: the run stops before acknowledging state."""
-
-
-class KlaviyoConfigError(KlaviyoError):
-    """Klaviyo refused the configuration (key, scopes, revision): fix a setting, then rerun."""
-
-
-class RunStoppingError(KlaviyoError):
-    """The run is stopping after another request failed for good: send nothing more."""
-
-
 class TransientError(Exception):
     """A response or connection failure worth retrying."""
 
@@ -88,17 +84,43 @@ class Reply:
     body: Any  # parsed JSON, or None
     headers: dict[str, str]
 
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
     def errors(self) -> list[dict[str, Any]]:
         if isinstance(self.body, dict) and isinstance(self.body.get("errors"), list):
             return [e for e in self.body["errors"] if isinstance(e, dict)]
         return []
 
     def first_detail(self) -> str:
-        for error in self.errors():
-            code = error.get("code", "")
-            detail = error.get("detail") or error.get("title") or ""
-            return f"{code}: {detail}".strip(": ")
-        return ""
+        """The first error's code and detail (without its pointer), or ''."""
+        errors = self.errors()
+        return error_detail(errors[0], with_pointer=False) if errors else ""
+
+    def describe(self) -> str:
+        """A short, key-free description of an unexpected reply for an error message."""
+        errors = self.errors()
+        text = json.dumps(errors[:3]) if errors else str(self.body)[:500]
+        return f"HTTP {self.status}: {text}"
+
+
+class Transport(Protocol):
+    """What senders send through: the Klaviyo client, or the dry run's stand-in for it."""
+
+    def send(
+        self,
+        endpoint: Endpoint,
+        body: bytes | None = None,
+        *,
+        url: str | None = None,
+        query: str = "",
+        **path: str,
+    ) -> Reply: ...
+
+    def cancel(self) -> None: ...
+
+    def close(self) -> None: ...
 
 
 def redact(text: str, secret: str | None) -> str:
@@ -128,12 +150,14 @@ class KlaviyoClient:
         self.stats = stats
         self.timeout = timeout
         self._local = threading.local()
+        self._sessions: list[requests.Session] = []
+        self._sessions_lock = threading.Lock()
         self._cancelled = threading.Event()
         self._limiters: dict[str, WindowLimiter | Unlimited] = {}
         for endpoint in ENDPOINTS:
             steady = endpoint.steady
-            if endpoint is PROFILE_IMPORT and revision < "2026-01-15":
-                steady = 700  # the steady limit rose to 750/m in 2026-01-15
+            if endpoint is PROFILE_IMPORT:
+                steady = profile_import_steady_limit(revision, steady)
             self._limiters[endpoint.name] = (
                 Unlimited()
                 if rate_limit_scale <= 0
@@ -156,6 +180,13 @@ class KlaviyoClient:
         """Make every later or retried request fail at once (the run is stopping)."""
         self._cancelled.set()
 
+    def close(self) -> None:
+        """Close every thread's session (once no request is under way any more)."""
+        with self._sessions_lock:
+            sessions, self._sessions = self._sessions, []
+        for session in sessions:
+            session.close()
+
     def _count_retry(self, details: Any) -> None:
         self.stats.count_retry()
 
@@ -173,6 +204,8 @@ class KlaviyoClient:
                 }
             )
             self._local.session = session
+            with self._sessions_lock:
+                self._sessions.append(session)
         return session
 
     def send(
@@ -186,9 +219,16 @@ class KlaviyoClient:
     ) -> Reply:
         """The reply to a request once it is neither throttled nor failing transiently.
 
+        `url` (a `links.next` Klaviyo returned) replaces the endpoint's path; it must be on the
+        configured host, so that the key is never sent elsewhere.
+
         Raises KlaviyoConfigError on 401/403 (and a retired or unknown revision), KlaviyoError
         when retries run out. Other statuses (2xx, 400, 409, ...) are the caller's to read."""
-        url = url or self.api_url + endpoint.path.format(**path) + query
+        if url is None:
+            url = self.api_url + endpoint.path.format(**path) + query
+        elif not url.startswith(self.api_url + "/"):
+            msg = f"Klaviyo's next-page link points outside {self.api_url}: {url}"
+            raise KlaviyoError(msg)
         for _ in range(MAX_THROTTLED_RETRIES):
             try:
                 reply = self._send_with_backoff(endpoint, url, body)
@@ -261,9 +301,6 @@ class KlaviyoClient:
             return
         raise KlaviyoConfigError(redact(msg, self._api_key))
 
-    def limiter(self, endpoint: Endpoint) -> WindowLimiter | Unlimited:
-        return self._limiters[endpoint.name]
-
 
 def _retry_after(headers: dict[str, str]) -> float:
     for name, value in headers.items():
@@ -280,9 +317,3 @@ def _is_cloudflare_challenge(headers: dict[str, str]) -> bool:
     return lowered.get("cf-mitigated") == "challenge" or "text/html" in lowered.get(
         "content-type", ""
     )
-
-
-def describe(reply: Reply) -> str:
-    """A short, key-free description of an unexpected reply for an error message."""
-    text = json.dumps(reply.errors()[:3]) if reply.errors() else str(reply.body)[:500]
-    return f"HTTP {reply.status}: {text}"

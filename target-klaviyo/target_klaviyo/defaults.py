@@ -1,10 +1,10 @@
-"""The default mapping: tap-intercom-events' streams to the data contract (docs/interfaces.md 1 and 2)."""
+"""The default mapping: tap-intercom-events' streams to the data contract (docs/interfaces.md sections 1 and 2)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-# Shared by every default event stream: who the event is about (interfaces.md section 1).
+# Shared by every default event stream: who the event is about (docs/interfaces.md section 1).
 _EVENT_IDENTITY = {
     "metric_field": "metric",
     "unique_id_field": "event_id",
@@ -73,7 +73,7 @@ DEFAULT_PROFILE_STREAMS: dict[str, dict[str, Any]] = {
     },
 }
 
-# Resolved Ticket carries Klaviyo's own names and only these ten properties (contract, "Properties
+# Resolved Ticket carries Klaviyo's own names and only these ten properties (docs/contract.md, "Properties
 # of the ticket metrics"); null leaves a property out.
 DEFAULT_METRIC_PROPERTY_NAMES: dict[str, dict[str, str | None]] = {
     "Resolved Ticket": {

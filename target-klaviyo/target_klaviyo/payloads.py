@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-from target_klaviyo.mapping import EventItem, Identity, ProfileItem
+from target_klaviyo.items import EventItem, Identity, ProfileItem
 from target_klaviyo.translate import json_default
 
 MAX_EVENTS_PER_REQUEST = 1000
@@ -86,6 +86,44 @@ class EventChunk:
         for group in self.groups:
             yield from group.events
 
+    def without(
+        self,
+        groups: Mapping[int, str],
+        events: Mapping[tuple[int, int], str],
+        conflicts: Mapping[int, str],
+    ) -> tuple[EventChunk, list[tuple[EventItem, str]]]:
+        """This request minus the profile groups and the (group, event) positions named, each
+        with the detail of why; a group in `conflicts` stays without its phone number (the
+        identifier that belongs to another profile), or goes when nothing else identifies it.
+
+        Returns the smaller request and the events taken out, with their details."""
+        kept_groups: list[ProfileGroup] = []
+        dropped: list[tuple[EventItem, str]] = []
+        for index, group in enumerate(self.groups):
+            if index in groups:
+                dropped += [(item, groups[index]) for item in group.events]
+                continue
+            identity = group.identity
+            if index in conflicts:
+                stripped = identity.without_phone()
+                if stripped is None:
+                    dropped += [(item, conflicts[index]) for item in group.events]
+                    continue
+                identity = stripped
+            kept = ProfileGroup(identity)
+            for event_index, (item, encoded) in enumerate(
+                zip(group.events, group.encoded, strict=True)
+            ):
+                detail = events.get((index, event_index))
+                if detail is not None:
+                    dropped.append((item, detail))
+                else:
+                    kept.events.append(item)
+                    kept.encoded.append(encoded)
+            if kept.events:
+                kept_groups.append(kept)
+        return EventChunk(kept_groups), dropped
+
 
 @dataclass
 class Oversized:
@@ -95,9 +133,14 @@ class Oversized:
     size: int
 
 
+C = TypeVar("C")
+
+
 @dataclass
-class EventChunking:
-    chunks: list[EventChunk]
+class Chunking(Generic[C]):
+    """A batch cut into requests, with what could not go into any."""
+
+    chunks: list[C]
     duplicates: int
     oversized: list[Oversized]
 
@@ -109,7 +152,7 @@ def chunk_events(
     items: Iterable[EventItem],
     max_events: int = MAX_EVENTS_PER_REQUEST,
     max_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
-) -> EventChunking:
+) -> Chunking[EventChunk]:
     """Bulk requests of at most `max_events` events and `max_bytes` bytes, events grouped by
     profile, each (profile, metric, unique_id) once (Klaviyo fails a request that repeats one)."""
     chunks: list[EventChunk] = []
@@ -151,7 +194,7 @@ def chunk_events(
         count += 1
     if groups:
         chunks.append(EventChunk(list(groups.values())))
-    return EventChunking(chunks, duplicates, oversized)
+    return Chunking(chunks, duplicates, oversized)
 
 
 @dataclass
@@ -164,19 +207,27 @@ class ProfileChunk:
     def body(self) -> bytes:
         return _PROFILES_PREFIX + b",".join(self.encoded) + _SUFFIX
 
-
-@dataclass
-class ProfileChunking:
-    chunks: list[ProfileChunk]
-    duplicates: int
-    oversized: list[Oversized]
+    def without(
+        self, named: Mapping[int, str]
+    ) -> tuple[ProfileChunk, list[tuple[ProfileItem, str]]]:
+        """This request minus the profiles at the positions named (each with why); returns the
+        smaller request and the profiles taken out, with their details."""
+        kept = ProfileChunk([], [])
+        dropped: list[tuple[ProfileItem, str]] = []
+        for index, (item, encoded) in enumerate(zip(self.profiles, self.encoded, strict=True)):
+            if index in named:
+                dropped.append((item, named[index]))
+            else:
+                kept.profiles.append(item)
+                kept.encoded.append(encoded)
+        return kept, dropped
 
 
 def chunk_profiles(
     items: Iterable[ProfileItem],
     max_profiles: int = MAX_PROFILES_PER_JOB,
     max_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
-) -> ProfileChunking:
+) -> Chunking[ProfileChunk]:
     """Bulk import jobs of at most `max_profiles` profiles and `max_bytes` bytes; a profile that
     comes more than once in a batch is sent once, as its latest record."""
     latest: dict[tuple[Any, ...], ProfileItem] = {}
@@ -206,7 +257,7 @@ def chunk_profiles(
         size += len(data) + 1
     if profiles:
         chunks.append(ProfileChunk(profiles, encoded))
-    return ProfileChunking(chunks, duplicates, oversized)
+    return Chunking(chunks, duplicates, oversized)
 
 
 def profile_import_body(item: ProfileItem) -> bytes:

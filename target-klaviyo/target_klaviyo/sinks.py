@@ -1,30 +1,33 @@
-"""Sinks: event streams, profile streams, and streams that are skipped."""
+"""Sinks: event streams, profile streams, and streams that are skipped.
+
+A delivering sink translates its batch (records.py), cuts it into requests (payloads.py) and hands
+them to the run's pool with the sender of their Klaviyo protocol (senders.py).
+"""
 
 from __future__ import annotations
 
-import contextlib
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import Any, Generic, TypeVar
 
 from singer_sdk.sinks import BatchSink
+from singer_sdk.target_base import Target
 
-from target_klaviyo.mapping import (
-    INVALID_RECORD,
-    EventItem,
-    EventMapping,
-    EventRules,
-    ProfileItem,
-    ProfileMapping,
-    Rejection,
-    translate_event,
-    translate_profile,
+from target_klaviyo.items import INVALID_RECORD, EventItem, ProfileItem, Rejection
+from target_klaviyo.payloads import (
+    Chunking,
+    EventChunk,
+    ProfileChunk,
+    chunk_events,
+    chunk_profiles,
 )
-from target_klaviyo.payloads import chunk_events, chunk_profiles
-from target_klaviyo.translate import LimitCounter, TranslationError, to_iso_utc
-
-if TYPE_CHECKING:
-    from target_klaviyo.target import Runtime, TargetKlaviyo
+from target_klaviyo.records import EventRules, ProfileRules, translate_event, translate_profile
+from target_klaviyo.runtime import runtime_of
+from target_klaviyo.stream_config import EventMapping, ProfileMapping
 
 MAX_PHONE_WARNINGS = 10
+
+ItemT = TypeVar("ItemT", EventItem, ProfileItem)
+ChunkT = TypeVar("ChunkT", EventChunk, ProfileChunk)
 
 
 class ReentrantDrainError(RuntimeError):
@@ -39,13 +42,13 @@ class _TargetSink(BatchSink):
 
     def __init__(
         self,
-        target: TargetKlaviyo,
+        target: Target,
         stream_name: str,
         schema: dict[str, Any],
-        key_properties: list[str] | None,
+        key_properties: Sequence[str] | None,
     ) -> None:
         super().__init__(target, stream_name, schema, key_properties)
-        self.runtime: Runtime = target.runtime
+        self.runtime = runtime_of(target)
 
     def _parse_timestamps_in_record(self, record: dict, schema: dict, treatment: Any) -> None:
         # The SDK would turn date-time strings into datetimes only for us to format them back
@@ -53,21 +56,21 @@ class _TargetSink(BatchSink):
         return
 
 
-class KlaviyoSink(_TargetSink):
-    """What both delivering sinks share: the re-entry guard, dead letters, phone warnings."""
+class KlaviyoSink(_TargetSink, Generic[ItemT, ChunkT]):
+    """A delivering sink: the re-entry guard, and one way from records to queued requests.
+
+    Subclasses say how a record is translated, how items are cut into requests and which
+    sender delivers a request."""
 
     # Records per drain (batch_size_rows overrides it): five full bulk event requests; smaller
     # batches keep memory down while requests of earlier batches are still in flight.
     MAX_SIZE_DEFAULT = 5000
 
-    def __init__(
-        self,
-        target: TargetKlaviyo,
-        stream_name: str,
-        schema: dict[str, Any],
-        key_properties: list[str] | None,
-    ) -> None:
-        super().__init__(target, stream_name, schema, key_properties)
+    OVERSIZED: str  # the dead letter's detail for an item too big for any request
+    rules: EventRules | ProfileRules
+
+    def setup(self) -> None:
+        super().setup()
         self._draining = False
         self._phone_warnings = 0
 
@@ -93,6 +96,34 @@ class KlaviyoSink(_TargetSink):
             self._draining = False
 
     def deliver(self, records: list[dict[str, Any]]) -> None:
+        stats = self.runtime.stats
+        translate = self.translate
+        items: list[ItemT] = []
+        for record in records:
+            result = translate(record)
+            if isinstance(result, Rejection):
+                self.dead_letter(record, result)
+                continue
+            if result.identity.invalid_phone:
+                self.warn_invalid_phone(result.identity.invalid_phone)
+            items.append(result)
+        cut = self.rules.cuts.take()
+        if cut:
+            stats.count_cut(cut)
+        chunking = self.chunk(items)
+        stats.count_duplicates(chunking.duplicates)
+        for big in chunking.oversized:
+            detail = self.OVERSIZED.format(size=big.size)
+            self.dead_letter(big.item.record, Rejection(INVALID_RECORD, detail))
+        self.send(chunking.chunks)
+
+    def translate(self, record: dict[str, Any]) -> ItemT | Rejection:
+        raise NotImplementedError
+
+    def chunk(self, items: list[ItemT]) -> Chunking[ChunkT]:
+        raise NotImplementedError
+
+    def send(self, chunks: list[ChunkT]) -> None:
         raise NotImplementedError
 
     def dead_letter(self, record: dict[str, Any], rejection: Rejection) -> None:
@@ -108,7 +139,7 @@ class KlaviyoSink(_TargetSink):
                 "stream '%s': phone number %r is not valid (default region %s); sent without it%s",
                 self.stream_name,
                 raw,
-                self.runtime.default_region,
+                self.runtime.settings.default_region,
                 " (further ones are only counted)"
                 if self._phone_warnings == MAX_PHONE_WARNINGS
                 else "",
@@ -134,124 +165,76 @@ def _string_fields(schema: dict[str, Any]) -> frozenset[str]:
     return frozenset(fields)
 
 
-class EventSink(KlaviyoSink):
+class EventSink(KlaviyoSink[EventItem, EventChunk]):
     """Records of an event stream -> POST /api/event-bulk-create-jobs."""
 
-    def __init__(
-        self,
-        target: TargetKlaviyo,
-        stream_name: str,
-        schema: dict[str, Any],
-        key_properties: list[str] | None,
-    ) -> None:
-        super().__init__(target, stream_name, schema, key_properties)
-        runtime = self.runtime
+    OVERSIZED = "event is {size:,} bytes, more than a request may be"
+    rules: EventRules
+
+    def setup(self) -> None:
+        super().setup()
+        settings = self.runtime.settings
         mapping = EventMapping.from_config(
-            stream_name, runtime.event_streams[stream_name], key_properties or []
+            self.stream_name, settings.event_streams[self.stream_name], self.key_properties
         )
         self.rules = EventRules(
             mapping=mapping,
-            renames=runtime.renames,
-            default_region=runtime.default_region,
-            earliest_year=runtime.earliest_event_year,
-            backfill_before=runtime.backfill_before,
-            max_properties=runtime.max_event_properties,
-            string_fields=_string_fields(schema),
+            renames=settings.renames,
+            default_region=settings.default_region,
+            earliest_year=settings.earliest_event_year,
+            backfill_before=settings.backfill_before,
+            max_properties=settings.max_event_properties,
+            string_fields=_string_fields(self.schema),
+            time_properties=frozenset(_date_time_fields(self.schema) - mapping.used_fields()),
         )
-        # Date-time properties other than the event time are normalised to ISO-8601 UTC too.
-        self._time_properties = _date_time_fields(schema) - mapping.used_fields()
 
-    def deliver(self, records: list[dict[str, Any]]) -> None:
-        items: list[EventItem] = []
-        for record in records:
-            if self._time_properties:
-                self._normalise_times(record)
-            result = translate_event(record, self.rules)
-            if isinstance(result, Rejection):
-                self.dead_letter(record, result)
-                continue
-            if result.identity.invalid_phone:
-                self.warn_invalid_phone(result.identity.invalid_phone)
-            items.append(result)
-        self._flush_cuts(self.rules.cuts)
-        chunking = chunk_events(
-            items, self.runtime.events_per_request, self.runtime.max_request_bytes
-        )
-        self.runtime.stats.count_duplicates(chunking.duplicates)
-        for big in chunking.oversized:
-            self.dead_letter(
-                big.item.record,
-                Rejection(
-                    INVALID_RECORD, f"event is {big.size:,} bytes, more than a request may be"
-                ),
-            )
-        for chunk in chunking.chunks:
-            self.runtime.delivery.submit(self.runtime.delivery.send_events, self.stream_name, chunk)
+    def translate(self, record: dict[str, Any]) -> EventItem | Rejection:
+        return translate_event(record, self.rules)
 
-    def _normalise_times(self, record: dict[str, Any]) -> None:
-        for name in self._time_properties:
-            value = record.get(name)
-            if value is not None:
-                # Not a time after all: sent as it came.
-                with contextlib.suppress(TranslationError):
-                    record[name] = to_iso_utc(value)
+    def chunk(self, items: list[EventItem]) -> Chunking[EventChunk]:
+        settings = self.runtime.settings
+        return chunk_events(items, settings.events_per_request, settings.max_request_bytes)
 
-    def _flush_cuts(self, cuts: LimitCounter) -> None:
-        if cuts.cut:
-            self.runtime.stats.count_cut(cuts.cut)
-            cuts.cut = 0
+    def send(self, chunks: list[EventChunk]) -> None:
+        pool, sender = self.runtime.pool, self.runtime.events
+        for chunk in chunks:
+            pool.submit(sender.send, self.stream_name, chunk)
 
 
-class ProfileSink(KlaviyoSink):
+class ProfileSink(KlaviyoSink[ProfileItem, ProfileChunk]):
     """Records of a profile stream -> bulk import jobs (or /api/profile-import when few)."""
 
-    def __init__(
-        self,
-        target: TargetKlaviyo,
-        stream_name: str,
-        schema: dict[str, Any],
-        key_properties: list[str] | None,
-    ) -> None:
-        super().__init__(target, stream_name, schema, key_properties)
-        self.mapping = ProfileMapping.from_config(
-            stream_name, self.runtime.profile_streams[stream_name]
-        )
-        self.cuts = LimitCounter()
+    OVERSIZED = "profile is {size:,} bytes, more than Klaviyo's 100 KB"
+    rules: ProfileRules
 
-    def deliver(self, records: list[dict[str, Any]]) -> None:
+    def setup(self) -> None:
+        super().setup()
+        settings = self.runtime.settings
+        self.rules = ProfileRules(
+            mapping=ProfileMapping.from_config(
+                self.stream_name, settings.profile_streams[self.stream_name]
+            ),
+            renames=settings.renames,
+            default_region=settings.default_region,
+        )
+
+    def translate(self, record: dict[str, Any]) -> ProfileItem | Rejection:
+        return translate_profile(record, self.rules)
+
+    def chunk(self, items: list[ProfileItem]) -> Chunking[ProfileChunk]:
+        settings = self.runtime.settings
+        return chunk_profiles(items, settings.profiles_per_job, settings.max_request_bytes)
+
+    def send(self, chunks: list[ProfileChunk]) -> None:
         runtime = self.runtime
-        items: list[ProfileItem] = []
-        for record in records:
-            result = translate_profile(
-                record, self.mapping, runtime.renames, runtime.default_region, self.cuts
-            )
-            if isinstance(result, Rejection):
-                self.dead_letter(record, result)
-                continue
-            if result.identity.invalid_phone:
-                self.warn_invalid_phone(result.identity.invalid_phone)
-            items.append(result)
-        if self.cuts.cut:
-            runtime.stats.count_cut(self.cuts.cut)
-            self.cuts.cut = 0
-        chunking = chunk_profiles(items, runtime.profiles_per_job, runtime.max_request_bytes)
-        runtime.stats.count_duplicates(chunking.duplicates)
-        for big in chunking.oversized:
-            self.dead_letter(
-                big.item.record,
-                Rejection(
-                    INVALID_RECORD, f"profile is {big.size:,} bytes, more than Klaviyo's 100 KB"
-                ),
-            )
-        total = sum(len(c.profiles) for c in chunking.chunks)
-        if total < runtime.profile_import_below:
+        if sum(len(c.profiles) for c in chunks) < runtime.settings.profile_import_below:
             # Klaviyo advises against bulk jobs for a handful of profiles.
-            for chunk in chunking.chunks:
+            for chunk in chunks:
                 for item in chunk.profiles:
-                    runtime.delivery.submit(runtime.delivery.send_profile, self.stream_name, item)
+                    runtime.pool.submit(runtime.profiles.send, self.stream_name, item)
             return
-        for chunk in chunking.chunks:
-            runtime.delivery.submit(runtime.delivery.send_profile_job, self.stream_name, chunk)
+        for chunk in chunks:
+            runtime.pool.submit(runtime.profile_jobs.send, self.stream_name, chunk)
 
 
 class SkippedSink(_TargetSink):

@@ -12,7 +12,7 @@ import phonenumbers
 
 UTC = dt.timezone.utc
 
-# Klaviyo's ingestion limits (klaviyo-api.md section 2).
+# Klaviyo's limits on property values (https://developers.klaviyo.com/en/reference/create_event).
 MAX_STRING_BYTES = 100 * 1024
 MAX_ARRAY_ITEMS = 4000
 MAX_NESTING = 10
@@ -113,6 +113,11 @@ class LimitCounter:
     def __init__(self) -> None:
         self.cut = 0
 
+    def take(self) -> int:
+        """The count so far, starting again from zero."""
+        cut, self.cut = self.cut, 0
+        return cut
+
 
 def fit_value(value: Any, depth: int, cuts: LimitCounter) -> Any:
     """A JSON-ready value within Klaviyo's limits: Decimal -> number, datetime -> ISO string,
@@ -150,7 +155,7 @@ def _fit_string(text: str, cuts: LimitCounter) -> str:
 
 
 def is_empty(value: Any) -> bool:
-    """Null, and empty lists and objects, are left out of payloads (contract, "Types")."""
+    """Null, and empty lists and objects, are left out of payloads (docs/contract.md, "Precise rules", Types)."""
     return value is None or (isinstance(value, (list, dict, tuple)) and not value)
 
 

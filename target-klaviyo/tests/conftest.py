@@ -1,13 +1,7 @@
-"""Test fixtures of target-klaviyo (see klaviyo_harness.py)."""
+"""Test fixtures of target-klaviyo (from the target_klaviyo_testing package)."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-# The tests' helpers live beside them (pytest runs with --import-mode=importlib).
-sys.path.insert(0, str(Path(__file__).parent))
-
-from klaviyo_harness import klaviyo  # the fixture; imported once the path is set
+from target_klaviyo_testing.harness import klaviyo
 
 __all__ = ["klaviyo"]

@@ -6,8 +6,8 @@ import json
 from typing import Any
 
 import pytest
-from klaviyo_harness import KEY, Klaviyo, run_target
-from singer_records import (
+from target_klaviyo_testing.harness import KEY, Klaviyo, run_target
+from target_klaviyo_testing.singer import (
     contact,
     conversation_event,
     lines,
@@ -17,8 +17,7 @@ from singer_records import (
     ticket_event,
 )
 
-from target_klaviyo.client import KlaviyoError
-from target_klaviyo.mapping import MappingConfigError
+from target_klaviyo.errors import KlaviyoError, MappingConfigError
 
 
 def singer(

@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from klaviyo_harness import KEY, Klaviyo, run_target
-from singer_records import (
+from target_klaviyo_testing.harness import KEY, Klaviyo, run_target
+from target_klaviyo_testing.singer import (
     contact,
     conversation_event,
     lines,
@@ -18,7 +18,7 @@ from singer_records import (
     state_message,
 )
 
-from target_klaviyo.client import KlaviyoConfigError, KlaviyoError
+from target_klaviyo.errors import KlaviyoConfigError, KlaviyoError
 
 TARGET = Path(sys.executable).parent / "target-klaviyo"
 

@@ -5,25 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from singer_records import contact, conversation_event, ticket_event
+from target_klaviyo_testing.singer import contact, conversation_event, ticket_event
 
 from target_klaviyo.defaults import DEFAULT_EVENT_STREAMS, DEFAULT_PROFILE_STREAMS
-from target_klaviyo.mapping import (
-    INVALID_RECORD,
-    NO_IDENTIFIER,
-    EventItem,
+from target_klaviyo.errors import MappingConfigError
+from target_klaviyo.items import INVALID_RECORD, NO_IDENTIFIER, EventItem, ProfileItem, Rejection
+from target_klaviyo.records import EventRules, ProfileRules, translate_event, translate_profile
+from target_klaviyo.stream_config import (
     EventMapping,
-    EventRules,
-    MappingConfigError,
-    ProfileItem,
     ProfileMapping,
-    Rejection,
     Renames,
     default_metric_property_names,
-    translate_event,
-    translate_profile,
 )
-from target_klaviyo.translate import LimitCounter
 
 
 def rules(stream: str = "conversation_events", **changes: Any) -> EventRules:
@@ -279,7 +272,7 @@ def test_contact_becomes_the_contract_profile() -> None:
         role="lead",
     )
     mapping = ProfileMapping.from_config("contacts", DEFAULT_PROFILE_STREAMS["contacts"])
-    result = translate_profile(record, mapping, Renames(), "US", LimitCounter())
+    result = translate_profile(record, ProfileRules(mapping, Renames(), "US"))
     assert isinstance(result, ProfileItem)
     assert result.resource == {
         "type": "profile",
@@ -308,7 +301,7 @@ def test_contact_becomes_the_contract_profile() -> None:
 def test_one_word_name_and_plain_avatar_string() -> None:
     record = contact(5, name="Ana", avatar="https://img.example/5.png", phone="bogus")
     mapping = ProfileMapping.from_config("contacts", DEFAULT_PROFILE_STREAMS["contacts"])
-    result = translate_profile(record, mapping, Renames(), "US", LimitCounter())
+    result = translate_profile(record, ProfileRules(mapping, Renames(), "US"))
     assert isinstance(result, ProfileItem)
     attributes = result.resource["attributes"]
     assert attributes["first_name"] == "Ana"
@@ -321,7 +314,7 @@ def test_one_word_name_and_plain_avatar_string() -> None:
 def test_contact_without_identifier_is_rejected() -> None:
     record = contact(6, email=None, external_id=None, phone=None)
     mapping = ProfileMapping.from_config("contacts", DEFAULT_PROFILE_STREAMS["contacts"])
-    result = translate_profile(record, mapping, Renames(), "US", LimitCounter())
+    result = translate_profile(record, ProfileRules(mapping, Renames(), "US"))
     assert result == Rejection(NO_IDENTIFIER, "no email, valid phone number or external_id")
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from target_klaviyo.mapping import EventItem, Identity, ProfileItem
+from target_klaviyo.items import EventItem, Identity, ProfileItem
 from target_klaviyo.payloads import (
     chunk_events,
     chunk_profiles,

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 import singer_sdk.testing
-from klaviyo_harness import Klaviyo, run_target
 from singer_sdk.testing import get_target_test_class
+from target_klaviyo_testing.harness import Klaviyo, run_target
 
 from api_sandbox.server import BackgroundSandbox
 from api_sandbox.settings import KlaviyoSettings

@@ -12,8 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from klaviyo_harness import Klaviyo, run_target
-from singer_records import conversation_event, lines, record_message, schema_message, state_message
+from target_klaviyo_testing.harness import Klaviyo, run_target
+from target_klaviyo_testing.singer import (
+    conversation_event,
+    lines,
+    record_message,
+    schema_message,
+    state_message,
+)
 
 from target_klaviyo.sinks import ReentrantDrainError
 from target_klaviyo.target import TargetKlaviyo
@@ -128,7 +134,7 @@ def test_reentered_drain_is_refused(klaviyo: Klaviyo) -> None:
     with pytest.raises(ReentrantDrainError, match="holds no records"):
         sink.process_batch({})
     sink.process_batch(draining)
-    target.runtime.delivery.wait_all()
+    target.runtime.pool.wait_all()
     target.finish()
     assert [e["unique_id"] for e in klaviyo.events()] == ["conversation:1:created"]
 

@@ -1,7 +1,4 @@
-"""The Klaviyo stand-in on real HTTP, and the target run in-process on Singer lines.
-
-(A uniquely named module rather than conftest.py: test files import from it, and other packages'
-tests have conftest modules of their own.)"""
+"""The Klaviyo stand-in on real HTTP, and the target run in-process on Singer lines."""
 
 from __future__ import annotations
 

@@ -1,0 +1,81 @@
+"""What the target sends and what it refuses: identities, event and profile items, rejections."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+# Dead-letter reasons: stable strings, counted in the run summary.
+NO_IDENTIFIER = "no usable identifier"
+INVALID_RECORD = "invalid record"
+REJECTED = "rejected by Klaviyo"
+IMPORT_ERROR = "profile import error"
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A record that is not sent: it goes to the dead-letter file."""
+
+    reason: str
+    detail: str
+
+
+@dataclass
+class Identity:
+    """A Klaviyo profile's identifiers; an invalid phone is dropped (and reported)."""
+
+    email: str | None
+    phone_number: str | None
+    external_id: str | None
+    invalid_phone: str | None = None
+
+    @property
+    def key(self) -> tuple[str | None, str | None, str | None]:
+        return (self.email, self.phone_number, self.external_id)
+
+    def attributes(self) -> dict[str, str]:
+        attrs: dict[str, str] = {}
+        if self.email is not None:
+            attrs["email"] = self.email
+        if self.phone_number is not None:
+            attrs["phone_number"] = self.phone_number
+        if self.external_id is not None:
+            attrs["external_id"] = self.external_id
+        return attrs
+
+    @property
+    def usable(self) -> bool:
+        return any(self.key)
+
+    def without_phone(self) -> Identity | None:
+        """This identity without its phone (what Klaviyo's duplicate_profile conflict is about),
+        or None when there is no phone or nothing else would identify the profile."""
+        if self.phone_number is None:
+            return None
+        stripped = Identity(self.email, None, self.external_id)
+        return stripped if stripped.usable else None
+
+
+@dataclass
+class EventItem:
+    """One event, ready for a bulk request: grouped by `identity.key`, deduplicated on
+    (profile, metric, unique_id)."""
+
+    record: dict[str, Any]
+    identity: Identity
+    metric: str
+    unique_id: str
+    resource: dict[str, Any]  # the bulk entry's event resource object
+
+
+@dataclass
+class ProfileItem:
+    record: dict[str, Any]
+    identity: Identity
+    resource: dict[str, Any]  # {"type": "profile", "attributes": {...}}
+
+    def without_phone(self) -> ProfileItem:
+        """The same profile without its phone number (see `Identity.without_phone`)."""
+        identity = self.identity.without_phone() or self.identity
+        attributes = {k: v for k, v in self.resource["attributes"].items() if k != "phone_number"}
+        return ProfileItem(self.record, identity, {**self.resource, "attributes": attributes})

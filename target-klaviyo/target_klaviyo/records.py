@@ -1,0 +1,289 @@
+"""How a record becomes a Klaviyo event or profile item, or a rejection (pure).
+
+`translate_event(record, EventRules)` and `translate_profile(record, ProfileRules)`: the rules are
+built once per sink from the stream's mapping and the run's settings.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from target_klaviyo.items import (
+    INVALID_RECORD,
+    NO_IDENTIFIER,
+    EventItem,
+    Identity,
+    ProfileItem,
+    Rejection,
+)
+from target_klaviyo.stream_config import EventMapping, FieldPath, ProfileMapping, Renames
+from target_klaviyo.translate import (
+    LimitCounter,
+    TranslationError,
+    avatar_url,
+    fit_value,
+    is_empty,
+    location_parts,
+    split_name,
+    to_e164,
+    to_iso_utc,
+)
+
+_SHORT = 25_000  # characters: a string this short is under 100 KB in any encoding
+
+
+def get_path(record: Mapping[str, Any], path: FieldPath | None) -> Any:
+    if path is None:
+        return None
+    value: Any = record.get(path[0])
+    for part in path[1:]:
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(part)
+    return value
+
+
+def _text(value: Any) -> str | None:
+    if value is None or isinstance(value, (dict, list, bool)):
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def identity_of(email: Any, phone: Any, external_id: Any, default_region: str) -> Identity:
+    phone_text = _text(phone)
+    e164 = to_e164(phone_text, default_region) if phone_text else None
+    return Identity(
+        email=_text(email),
+        phone_number=e164,
+        external_id=_text(external_id),
+        invalid_phone=phone_text if phone_text and e164 is None else None,
+    )
+
+
+def _usable_identity(
+    record: Mapping[str, Any], mapping: EventMapping | ProfileMapping, default_region: str
+) -> Identity | Rejection:
+    identity = identity_of(
+        get_path(record, mapping.email_field),
+        get_path(record, mapping.phone_field),
+        get_path(record, mapping.external_id_field),
+        default_region,
+    )
+    if identity.usable:
+        return identity
+    detail = "no email, valid phone number or external_id"
+    if identity.invalid_phone:
+        detail += " (the phone number is not valid)"
+    return Rejection(NO_IDENTIFIER, detail)
+
+
+@dataclass
+class EventRules:
+    """Everything event translation needs besides the record; built once per sink."""
+
+    mapping: EventMapping
+    renames: Renames
+    default_region: str
+    earliest_year: int  # Klaviyo refuses older events
+    backfill_before: str | None  # ISO UTC; None: never backfill
+    max_properties: int
+    # Fields the stream's schema types as strings only: a number there is sent as a string
+    # (docs/contract.md, "Precise rules", Types: Ticket ID is a string).
+    string_fields: frozenset[str] = frozenset()
+    # Date-time fields (by the schema) other than the event time: normalised to ISO-8601 UTC too.
+    time_properties: frozenset[str] = frozenset()
+    cuts: LimitCounter = field(default_factory=LimitCounter)
+    _plans: dict[str, list[tuple[FieldPath, str]]] = field(default_factory=dict)
+    _identity_names: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.latest_time = _format_limit(dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=365))
+
+    def plan(self, metric: str, record: Mapping[str, Any]) -> list[tuple[FieldPath, str]]:
+        """(field, final property name) for a metric; cached per metric when fields are mapped."""
+        cached = self._plans.get(metric)
+        if cached is not None:
+            return cached
+        fields = self.mapping.properties
+        if fields is None:
+            used = self.mapping.used_fields()
+            fields = {(k,): k for k in record if k not in used}
+        plan: list[tuple[FieldPath, str]] = []
+        for path, name in fields.items():
+            final = self.renames.property_name(metric, name)
+            if final is not None:
+                plan.append((path, final))
+        if self.mapping.properties is not None:
+            self._plans[metric] = plan
+            self._identity_names[metric] = (
+                self.renames.property_name(metric, "email"),
+                self.renames.property_name(metric, "phone_number"),
+            )
+        return plan
+
+    def identity_names(self, metric: str) -> tuple[str | None, str | None]:
+        names = self._identity_names.get(metric)
+        if names is None:
+            return (
+                self.renames.property_name(metric, "email"),
+                self.renames.property_name(metric, "phone_number"),
+            )
+        return names
+
+    def normalise_times(self, record: dict[str, Any]) -> None:
+        for name in self.time_properties:
+            value = record.get(name)
+            if value is not None:
+                # Not a time after all: sent as it came.
+                with contextlib.suppress(TranslationError):
+                    record[name] = to_iso_utc(value)
+
+
+@dataclass
+class ProfileRules:
+    """Everything profile translation needs besides the record; built once per sink."""
+
+    mapping: ProfileMapping
+    renames: Renames
+    default_region: str
+    cuts: LimitCounter = field(default_factory=LimitCounter)
+
+
+def _format_limit(moment: dt.datetime) -> str:
+    return moment.isoformat(timespec="seconds")
+
+
+def translate_event(record: dict[str, Any], rules: EventRules) -> EventItem | Rejection:
+    """A record of an event stream -> an event item, or why it cannot be sent."""
+    if rules.time_properties:
+        rules.normalise_times(record)
+    mapping = rules.mapping
+    if mapping.metric is not None:
+        contract_metric = mapping.metric
+    else:
+        raw_metric = _text(get_path(record, mapping.metric_field))
+        if raw_metric is None:
+            return Rejection(
+                INVALID_RECORD, f"no metric name in field {_dotted(mapping.metric_field)}"
+            )
+        contract_metric = raw_metric
+    metric = rules.renames.metric_names.get(contract_metric, contract_metric)
+    if len(metric) >= 128:
+        return Rejection(INVALID_RECORD, "metric name is 128 characters or longer")
+
+    if mapping.unique_id_field is not None:
+        unique_id = _text(get_path(record, mapping.unique_id_field))
+        if unique_id is None:
+            return Rejection(
+                INVALID_RECORD, f"no unique id in field {_dotted(mapping.unique_id_field)}"
+            )
+    else:
+        unique_id = (
+            mapping.stream + ":" + ":".join(str(record.get(k)) for k in mapping.key_properties)
+        )
+
+    identity = _usable_identity(record, mapping, rules.default_region)
+    if isinstance(identity, Rejection):
+        return identity
+
+    attributes: dict[str, Any] = {}
+    properties: dict[str, Any] = {}
+    email_name, phone_name = rules.identity_names(contract_metric)
+    if email_name and identity.email is not None:
+        properties[email_name] = identity.email
+    if phone_name and identity.phone_number is not None:
+        properties[phone_name] = identity.phone_number
+    for path, name in rules.plan(contract_metric, record):
+        value = record.get(path[0]) if len(path) == 1 else get_path(record, path)
+        if value is None:
+            continue
+        kind = type(value)
+        # Most values are short strings, numbers and booleans: nothing to fit (kept cheap).
+        if kind is str and len(value) <= _SHORT:
+            properties[name] = value
+            continue
+        if kind is int or kind is bool or kind is float:
+            properties[name] = str(value) if path[0] in rules.string_fields else value
+            continue
+        if is_empty(value):
+            continue
+        value = fit_value(value, 1, rules.cuts)
+        if not is_empty(value):
+            properties[name] = value
+    if len(properties) > rules.max_properties:
+        rules.cuts.cut += 1
+        properties = dict(list(properties.items())[: rules.max_properties])
+    attributes["properties"] = properties
+
+    if mapping.time_field is not None:
+        try:
+            time = to_iso_utc(get_path(record, mapping.time_field))
+        except TranslationError as exc:
+            return Rejection(INVALID_RECORD, f"field {_dotted(mapping.time_field)}: {exc}")
+        if time is None:
+            return Rejection(INVALID_RECORD, f"no time in field {_dotted(mapping.time_field)}")
+        if int(time[:4]) < rules.earliest_year or time > rules.latest_time:
+            return Rejection(
+                INVALID_RECORD,
+                f"time {time} is outside what Klaviyo accepts (after {rules.earliest_year}, "
+                "at most a year ahead)",
+            )
+        attributes["time"] = time
+        if rules.backfill_before is not None and time < rules.backfill_before:
+            attributes["backfill"] = True
+    if mapping.value_field is not None:
+        value = get_path(record, mapping.value_field)
+        if value is not None:
+            attributes["value"] = fit_value(value, 1, rules.cuts)
+    attributes["unique_id"] = unique_id
+    attributes["metric"] = {"data": {"type": "metric", "attributes": {"name": metric}}}
+    return EventItem(
+        record=record,
+        identity=identity,
+        metric=metric,
+        unique_id=unique_id,
+        resource={"type": "event", "attributes": attributes},
+    )
+
+
+def translate_profile(record: dict[str, Any], rules: ProfileRules) -> ProfileItem | Rejection:
+    """A record of a profile stream -> a profile item (docs/contract.md, "Profiles"), or why not."""
+    mapping = rules.mapping
+    identity = _usable_identity(record, mapping, rules.default_region)
+    if isinstance(identity, Rejection):
+        return identity
+    attributes: dict[str, Any] = identity.attributes()
+    first, last = split_name(get_path(record, mapping.name_field))
+    first = _text(get_path(record, mapping.first_name_field)) or first
+    last = _text(get_path(record, mapping.last_name_field)) or last
+    if first is not None:
+        attributes["first_name"] = first
+    if last is not None:
+        attributes["last_name"] = last
+    image = avatar_url(get_path(record, mapping.image_field))
+    if image is not None:
+        attributes["image"] = image
+    location = location_parts(get_path(record, mapping.location_field))
+    if location is not None:
+        attributes["location"] = location
+    properties: dict[str, Any] = {}
+    for path, name in mapping.properties.items():
+        value = get_path(record, path)
+        if is_empty(value):
+            continue
+        final = rules.renames.property_names.get(name, name)
+        properties[final] = fit_value(value, 1, rules.cuts)
+    if properties:
+        attributes["properties"] = properties
+    return ProfileItem(
+        record=record, identity=identity, resource={"type": "profile", "attributes": attributes}
+    )
+
+
+def _dotted(path: FieldPath | None) -> str:
+    return "'" + ".".join(path or ()) + "'"

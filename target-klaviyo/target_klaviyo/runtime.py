@@ -1,0 +1,90 @@
+"""What every sink of one run shares: the settings (read once), the transport, the pool, the
+senders, the counters and the dead letters. `build_runtime` makes it from the config.
+
+Imports run one way: target -> sinks -> runtime -> senders, pool, client -> pure modules.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from target_klaviyo.client import KlaviyoClient, Transport
+from target_klaviyo.deadletters import DeadLetters
+from target_klaviyo.dry_run import DryRunTransport
+from target_klaviyo.pool import Pool
+from target_klaviyo.senders import EventSender, ProfileJobSender, ProfileSender
+from target_klaviyo.settings import Settings
+from target_klaviyo.stats import ProgressReporter, RunStats
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    stats: RunStats
+    dead_letters: DeadLetters
+    transport: Transport
+    pool: Pool
+    events: EventSender
+    profiles: ProfileSender
+    profile_jobs: ProfileJobSender
+    progress: ProgressReporter
+
+    def close(self) -> None:
+        """Stop the pool (finishing what runs), then close the transport and the files."""
+        self.progress.stop()
+        self.pool.close()
+        self.transport.close()
+        self.dead_letters.close()
+
+
+def build_runtime(config: Mapping[str, Any], logger: logging.Logger) -> Runtime:
+    """The run's runtime; raises KlaviyoError naming the setting when the config is wrong."""
+    settings = Settings.from_config(config)
+    stats = RunStats()
+    dead_letters = DeadLetters(settings.dead_letter_path, stats, settings.api_key)
+    transport: Transport
+    if settings.dry_run:
+        transport = DryRunTransport(settings.dry_run_path)
+    else:
+        transport = KlaviyoClient(
+            api_url=settings.api_url,
+            api_key=str(settings.api_key),
+            revision=settings.revision,
+            stats=stats,
+            rate_limit_scale=settings.rate_limit_scale,
+            max_retries=settings.max_retries,
+            timeout=settings.request_timeout,
+            backoff_base_seconds=settings.backoff_base_seconds,
+        )
+    pool = Pool(
+        max_concurrency=settings.max_concurrency,
+        max_pending=settings.max_pending_requests,
+        # Requests still retrying elsewhere give up at once after a permanent failure.
+        on_failure=transport.cancel,
+    )
+    profiles = ProfileSender(transport, dead_letters, stats)
+    runtime = Runtime(
+        settings=settings,
+        stats=stats,
+        dead_letters=dead_letters,
+        transport=transport,
+        pool=pool,
+        events=EventSender(transport, dead_letters, stats),
+        profiles=profiles,
+        profile_jobs=ProfileJobSender(transport, dead_letters, stats, profiles=profiles),
+        progress=ProgressReporter(stats, logger, settings.progress_interval),
+    )
+    runtime.progress.start()
+    return runtime
+
+
+def runtime_of(target: object) -> Runtime:
+    """The runtime of the run `target` (the SDK hands sinks the target) is part of."""
+    runtime = getattr(target, "runtime", None)
+    if not isinstance(runtime, Runtime):
+        msg = f"{type(target).__name__} has no target-klaviyo runtime"
+        raise TypeError(msg)
+    return runtime
