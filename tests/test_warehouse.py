@@ -249,11 +249,14 @@ class LocalPostgres:
     def __init__(self, bin_dir: Path) -> None:
         self.bin_dir = bin_dir
         self.port = _free_port()
-        self.dir = Path(tempfile.mkdtemp(prefix="warehouse-pg-"))
+        as_root = os.geteuid() == 0
+        # The `postgres` user must reach the directory: /tmp, not a TMPDIR under root's home.
+        shared_tmp = "/tmp" if as_root else None  # noqa: S108 (mkdtemp: a private 0700 directory)
+        self.dir = Path(tempfile.mkdtemp(prefix="warehouse-pg-", dir=shared_tmp))
         self.data = self.dir / "data"
         self.log = self.dir / "server.log"
         self._as: list[str] = []
-        if os.geteuid() == 0:
+        if as_root:
             account = pwd.getpwnam("postgres")
             os.chown(self.dir, account.pw_uid, account.pw_gid)
             self._as = ["runuser", "-u", "postgres", "--"]
