@@ -25,7 +25,8 @@ if ! have_server; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >/dev/null
   else
     echo "install-warehouse: no PostgreSQL server found; install Debian's 'postgresql' package" \
-      "(or put 'postgres' and 'initdb' on PATH); tests/test_warehouse.py is skipped without it" >&2
+      "(or put 'postgres' and 'initdb' on PATH): tests/test_warehouse.py needs it" >&2
+    exit 1
   fi
 fi
 
