@@ -1,0 +1,162 @@
+"""Dagster: one job per Intercom workspace, each a `meltano run tap-intercom-events target-klaviyo` in your Meltano
+project, with the workspace's own credentials, its own state ID suffix and an absolute dead-letter path.
+
+Copy this file next to your Meltano project and point Dagster at it (`dagster dev -f intercom_to_klaviyo.py`).
+Configure it with environment variables:
+
+    MELTANO_PROJECT_ROOT        absolute path of the Meltano project (the directory with meltano.yml)
+    MELTANO_BIN                 the meltano executable (default: `meltano` on PATH)
+    INTERCOM_WORKSPACES         path of a YAML file listing the workspaces (format below)
+    DEAD_LETTER_DIR             where each workspace's dead letters go (default: <project>/output/dead-letters)
+
+    # workspaces.yml
+    - key: acme-us                                # state ID suffix, job name, dead-letter file name
+      intercom_token_env: INTERCOM_TOKEN_ACME_US  # the name of the env var holding this workspace's token
+      klaviyo_key_env: KLAVIYO_KEY_ACME           # the Klaviyo account it sends to
+      region: us                                  # optional: us, eu, au
+      config: {TARGET_KLAVIYO_RATE_LIMIT_SCALE: ...}   # optional extra env for this job (see the README note on decimals)
+
+Each job runs Meltano with the project as its working directory (`MELTANO_PROJECT_ROOT` is set too), whatever
+directory Dagster runs in. Jobs share the project directory, and Meltano writes each plugin's catalog to one file
+under `.meltano/run/`: their ops share the `meltano-project` pool, so give that pool a limit of 1
+(`dagster instance concurrency set meltano-project 1`) or give each worker its own checkout. Workspaces that send
+to one Klaviyo account share its rate limits: set `TARGET_KLAVIYO_RATE_LIMIT_SCALE` to 1/N in `config` (in
+meltano.yml, see the README) for N jobs that can run at once.
+"""
+
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from dagster import (
+    Definitions,
+    Failure,
+    JobDefinition,
+    OpExecutionContext,
+    ScheduleDefinition,
+    job,
+    op,
+)
+
+SUMMARY = re.compile(r"target-klaviyo\s+(summary: .*|  .*: [\d,]+.*)$")
+
+
+@dataclass(frozen=True)
+class Workspace:
+    key: str
+    intercom_token_env: str
+    klaviyo_key_env: str
+    region: str | None = None
+    config: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", self.key):
+            msg = f"workspace key {self.key!r}: use lower-case letters, digits, '-' and '_'"
+            raise ValueError(msg)
+
+
+def load_workspaces(path: Path) -> list[Workspace]:
+    return [Workspace(**entry) for entry in yaml.safe_load(path.read_text())]
+
+
+def job_env(workspace: Workspace, project_root: Path, dead_letter_dir: Path) -> dict[str, str]:
+    """The environment of one workspace's `meltano run`: its secrets, state ID suffix and dead-letter file."""
+    missing = [
+        n
+        for n in (workspace.intercom_token_env, workspace.klaviyo_key_env)
+        if not os.environ.get(n)
+    ]
+    if missing:
+        msg = f"workspace {workspace.key}: set {', '.join(missing)}"
+        raise Failure(msg)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("TAP_INTERCOM_EVENTS_", "TARGET_KLAVIYO_"))
+    }
+    env |= {
+        "MELTANO_PROJECT_ROOT": str(project_root),
+        "MELTANO_RUN_STATE_ID_SUFFIX": workspace.key,
+        "TAP_INTERCOM_EVENTS_ACCESS_TOKEN": os.environ[workspace.intercom_token_env],
+        "TARGET_KLAVIYO_API_KEY": os.environ[workspace.klaviyo_key_env],
+        "TARGET_KLAVIYO_DEAD_LETTER_PATH": str(dead_letter_dir / f"{workspace.key}.jsonl"),
+    }
+    if workspace.region:
+        env["TAP_INTERCOM_EVENTS_REGION"] = workspace.region
+    env |= {k: str(v) for k, v in workspace.config.items()}
+    return env
+
+
+def workspace_job(
+    workspace: Workspace, project_root: Path, meltano: str, dead_letter_dir: Path
+) -> JobDefinition:
+    @op(name=f"meltano_run_{workspace.key.replace('-', '_')}", pool="meltano-project")
+    def meltano_run(context: OpExecutionContext) -> dict[str, Any]:
+        dead_letter_dir.mkdir(parents=True, exist_ok=True)
+        env = job_env(workspace, project_root, dead_letter_dir)
+        args = [meltano, "run", "tap-intercom-events", "target-klaviyo"]
+        context.log.info(f"{workspace.key}: {' '.join(args)} in {project_root}")
+        result = subprocess.run(
+            args, cwd=project_root, env=env, capture_output=True, text=True, check=False
+        )
+        summary = [m.group(1) for line in result.stderr.splitlines() if (m := SUMMARY.search(line))]
+        for line in summary:
+            context.log.info(f"{workspace.key}: {line}")
+        dead_letters = Path(env["TARGET_KLAVIYO_DEAD_LETTER_PATH"])
+        outcome = {
+            "workspace": workspace.key,
+            "returncode": result.returncode,
+            "summary": summary,
+            "dead_letter_path": str(dead_letters),
+            "dead_letters": len(dead_letters.read_text().splitlines())
+            if dead_letters.exists()
+            else 0,
+        }
+        if result.returncode != 0:
+            raise Failure(
+                f"{workspace.key}: meltano run exited with {result.returncode}",
+                metadata={"log tail": result.stderr[-4000:]},
+            )
+        return outcome
+
+    @job(
+        name=f"intercom_to_klaviyo_{workspace.key.replace('-', '_')}",
+        tags={"workspace": workspace.key},
+    )
+    def one_workspace() -> None:
+        meltano_run()
+
+    return one_workspace
+
+
+def build_definitions(
+    workspaces: list[Workspace],
+    project_root: Path,
+    meltano: str,
+    dead_letter_dir: Path,
+    cron: str | None = "17 * * * *",
+) -> Definitions:
+    root = project_root.resolve()
+    dead_dir = dead_letter_dir if dead_letter_dir.is_absolute() else root / dead_letter_dir
+    jobs = [workspace_job(w, root, meltano, dead_dir) for w in workspaces]
+    schedules = [ScheduleDefinition(job=j, cron_schedule=cron) for j in jobs] if cron else []
+    return Definitions(jobs=jobs, schedules=schedules)
+
+
+def definitions_from_env() -> Definitions:
+    root = Path(os.environ["MELTANO_PROJECT_ROOT"]).resolve()
+    return build_definitions(
+        load_workspaces(Path(os.environ["INTERCOM_WORKSPACES"])),
+        root,
+        os.environ.get("MELTANO_BIN") or shutil.which("meltano") or "meltano",
+        Path(os.environ.get("DEAD_LETTER_DIR") or root / "output" / "dead-letters"),
+    )
+
+
+if "MELTANO_PROJECT_ROOT" in os.environ and "INTERCOM_WORKSPACES" in os.environ:
+    defs = definitions_from_env()

@@ -1,0 +1,117 @@
+"""examples/dagster/intercom_to_klaviyo.py in process: two Intercom workspaces (two sets of stand-ins), one Dagster
+job each, run from this repository's root (which has its own, different meltano.yml), against a user project made
+with `meltano add --from-ref`. Each workspace's events land in its own Klaviyo, its dead letters in its own absolute
+file, its state under its own state ID; a second run of one workspace sends nothing new."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from e2e_expected import mismatches, split_ledger
+from user_project import MELTANO, REPO, clean_env, meltano, new_project
+
+from api_sandbox.testing import SandboxProcess, control
+
+EXAMPLE = REPO / "examples" / "dagster" / "intercom_to_klaviyo.py"
+
+
+def load_example() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("intercom_to_klaviyo_dagster", EXAMPLE)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def arrivals(klaviyo: str) -> int:
+    return sum(m["arrivals"] for m in control(klaviyo, "report")["metrics"].values())
+
+
+def test_one_dagster_job_per_workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    example = load_example()
+    project = new_project(tmp_path, clean_env())
+    dead_letter_dir = tmp_path / "dead-letters"
+    monkeypatch.chdir(REPO)  # Dagster's working directory is not the Meltano project
+    for name in [k for k in os.environ if k.startswith(("TAP_", "TARGET_", "MELTANO_"))]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("MELTANO_SEND_ANONYMOUS_USAGE_STATS", "false")
+
+    seeds = {"acme-us": "31", "globex-eu": "32"}
+    sandboxes = {
+        key: SandboxProcess(
+            "--seed", seed, "--contacts", "30", "--conversations", "40", "--tickets", "15",
+            "--intercom-token", f"token-{key}", "--klaviyo-key", f"pk_{key}",
+            "--klaviyo-job-seconds", "0.05",
+        )
+        for key, seed in seeds.items()
+    }  # fmt: skip
+    try:
+        for sandbox in sandboxes.values():
+            sandbox.start()
+        workspaces = []
+        for key, sandbox in sandboxes.items():
+            env_key = key.upper().replace("-", "_")
+            monkeypatch.setenv(f"INTERCOM_TOKEN_{env_key}", f"token-{key}")
+            monkeypatch.setenv(f"KLAVIYO_KEY_{env_key}", f"pk_{key}")
+            workspaces.append(
+                example.Workspace(
+                    key=key,
+                    intercom_token_env=f"INTERCOM_TOKEN_{env_key}",
+                    klaviyo_key_env=f"KLAVIYO_KEY_{env_key}",
+                    config={
+                        "TAP_INTERCOM_EVENTS_API_URL": sandbox.urls["intercom"],
+                        "TARGET_KLAVIYO_API_URL": sandbox.urls["klaviyo"],
+                    },
+                )
+            )
+        defs = example.build_definitions(workspaces, project, str(MELTANO), dead_letter_dir)
+        assert len(list(defs.schedules or [])) == 2
+
+        for key in seeds:
+            result = defs.get_job_def(
+                f"intercom_to_klaviyo_{key.replace('-', '_')}"
+            ).execute_in_process()
+            assert result.success
+            outcome = result.output_for_node(f"meltano_run_{key.replace('-', '_')}")
+            assert outcome["workspace"] == key
+            assert outcome["dead_letter_path"] == str(dead_letter_dir / f"{key}.jsonl")
+
+        for key, sandbox in sandboxes.items():
+            intercom, klaviyo = sandbox.urls["intercom"], sandbox.urls["klaviyo"]
+            deliverable, undeliverable = split_ledger(
+                control(intercom, "ledger")["events"],
+                control(intercom, "dataset?kind=contacts")["data"],
+            )
+            assert mismatches(deliverable, control(klaviyo, "events")["events"]) == []
+            letters = [
+                json.loads(line)
+                for line in (dead_letter_dir / f"{key}.jsonl").read_text().splitlines()
+                if line
+            ]
+            dead_events = {
+                letter["record"]["event_id"]
+                for letter in letters
+                if letter["stream"].endswith("_events")
+            }
+            assert dead_events == undeliverable
+        assert not (project / "output" / "dead-letters.jsonl").exists()
+        assert not (REPO / "dead-letters.jsonl").exists()
+
+        states = meltano(project, "state", "list", env=clean_env()).stdout.split()
+        assert {f"dev:tap-intercom-events-to-target-klaviyo:{key}" for key in seeds} <= set(states)
+
+        # State per workspace: a second run of one workspace with nothing new sends nothing.
+        klaviyo = sandboxes["acme-us"].urls["klaviyo"]
+        before = arrivals(klaviyo)
+        assert defs.get_job_def("intercom_to_klaviyo_acme_us").execute_in_process().success
+        assert arrivals(klaviyo) == before
+    finally:
+        for sandbox in sandboxes.values():
+            sandbox.stop()
