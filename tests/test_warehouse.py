@@ -467,7 +467,7 @@ def test_postgres_gets_a_table_per_stream_with_the_stand_ins_row_counts(
 def test_postgres_timestamp_columns_hold_the_apis_instants(loaded: Loaded, intercom: str) -> None:
     """Every date-time property is a timestamp column, and the values are the API's epoch instants.
 
-    meltanolabs-target-postgres 0.8.1 makes `timestamp without time zone` columns (see the next test);
+    meltanolabs-target-postgres 0.8.1 makes `timestamp without time zone` columns;
     the server here runs in UTC, so the wall-clock values are UTC.
     """
     db = loaded.db

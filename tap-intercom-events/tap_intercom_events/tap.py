@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from functools import cached_property
+from types import FrameType
 from typing import Any, ClassVar
 
 from singer_sdk import Stream, Tap
@@ -175,6 +177,18 @@ class TapIntercomEvents(Tap):
             conversations.TicketEventsStream(self, run, tickets_stream),
             conversations.TruncatedPartsStream(self, run),
         ]
+
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+        """The SDK writes the state (it covers only what was emitted) and exits 0; a stopped sync
+        must not look like a finished one to Meltano or a scheduler: exit 128 + the signal."""
+        self.logger.error(
+            "stopped by %s before the sync finished: the state covers what was emitted",
+            signal.Signals(signum).name,
+        )
+        try:
+            super()._handle_termination(signum, frame)
+        finally:
+            sys.exit(128 + signum)
 
     @classmethod
     def invoke(cls, **kwargs: Any) -> None:
