@@ -33,8 +33,9 @@ if TYPE_CHECKING:
     from tap_intercom_events.client import IntercomClient
 
 Json = dict[str, Any]
-# A slice is sized to come back about this full, so most fit on the first try.
-TARGET_FILL = 0.6
+# A slice is sized to come back about this full: 0.8 made the fewest search requests on the
+# stand-in (185 for 20,000 conversations, 134 pages at the least; 221 at 0.6, 196 at 0.9).
+TARGET_FILL = 0.8
 ONE_SECOND_PASSES = 3
 MAX_RESTARTS = 50
 
