@@ -81,6 +81,27 @@ def build_parser() -> argparse.ArgumentParser:
         help="multiplies Klaviyo's per-endpoint rate limits; 0 turns them off",
     )
     klaviyo.add_argument("--klaviyo-job-seconds", type=float, default=KlaviyoSettings.job_seconds)
+    klaviyo.add_argument(
+        "--klaviyo-stored-duplicates",
+        choices=["keep_first", "reject"],
+        default=KlaviyoSettings.stored_duplicates,
+        help="a bulk event whose unique_id is already stored for its profile and metric: kept "
+        "first (202) or the request rejected (400 naming it)",
+    )
+    klaviyo.add_argument(
+        "--klaviyo-identity-conflicts",
+        choices=["reject", "attach", "ignore"],
+        default=KlaviyoSettings.identity_conflicts,
+        help="an identifier held by another profile: 409 duplicate_profile / import error, "
+        "attached to its holder (overwriting), or ignored",
+    )
+    klaviyo.add_argument(
+        "--klaviyo-bulk-event-conflicts",
+        choices=["request", "item"],
+        default=KlaviyoSettings.bulk_event_conflicts,
+        help="bulk event create with an identity conflict: the whole request 409, or only the "
+        "conflicting entries left out (202)",
+    )
     _fault_args(serve)
 
     report = sub.add_parser("report", help="print what the Klaviyo stand-in accepted")
@@ -114,6 +135,9 @@ def _settings(args: argparse.Namespace) -> tuple[IntercomSettings | None, Klaviy
         db_path=args.klaviyo_db,
         rate_limit_scale=args.klaviyo_rate_scale,
         job_seconds=args.klaviyo_job_seconds,
+        stored_duplicates=args.klaviyo_stored_duplicates,
+        identity_conflicts=args.klaviyo_identity_conflicts,
+        bulk_event_conflicts=args.klaviyo_bulk_event_conflicts,
         faults=FaultSettings(**vars(faults)),
     )
     return (None if args.only == "klaviyo" else intercom), (

@@ -51,4 +51,15 @@ class KlaviyoSettings:
     db_path: str = ":memory:"  # SQLite file of what Klaviyo accepted
     rate_limit_scale: float = 1.0  # multiplies Klaviyo's per-endpoint limits; 0 turns them off
     job_seconds: float = 0.2  # how long a profile bulk import job stays queued/processing
+    # Readings of what Klaviyo leaves undocumented (POST /_sandbox/behaviour changes them at run time):
+    # a bulk event whose unique_id is already stored for its profile and metric: "keep_first" (the
+    # request is accepted and the stored event kept) or "reject" (400 naming the item, nothing stored)
+    stored_duplicates: str = "keep_first"
+    # an identifier held by another profile than the one the request's first identifier means:
+    # "reject" (409 duplicate_profile / import error), "attach" (the holder takes every identifier
+    # sent, overwriting its own: one profile for two people) or "ignore" (left with its holder)
+    identity_conflicts: str = "reject"
+    # where bulk event create rejects an identity conflict: "request" (409, nothing stored) or
+    # "item" (202; the conflicting entries' events are not stored, the others are)
+    bulk_event_conflicts: str = "request"
     faults: FaultSettings = field(default_factory=FaultSettings)

@@ -134,6 +134,7 @@ def test_reset_empties_the_store(url: str) -> None:
         "rejected_requests": [],
         "requests": {},
         "throttled": 0,
+        "skipped_for_identity_conflicts": {},
     }
 
 

@@ -93,23 +93,23 @@ def test_rate_limiter_windows() -> None:
     now = [120.5]
     limiter = RateLimiter(scale=1.0, clock=lambda: now[0])
     limit = Limit(burst=2, steady=3)
-    first = limiter.check("e", limit)
+    first = limiter.check("acct", "e", limit)
     assert first is not None
     assert (first.allowed, first.limit, first.remaining, first.reset) == (True, 3, 2, 60)
-    assert limiter.check("e", limit).allowed  # type: ignore[union-attr]
-    burst = limiter.check("e", limit)
+    assert limiter.check("acct", "e", limit).allowed  # type: ignore[union-attr]
+    burst = limiter.check("acct", "e", limit)
     assert burst is not None
     assert (burst.allowed, burst.retry_after) == (False, 1)
     assert burst.headers() == {"Retry-After": "1"}
     now[0] = 121.0
-    assert limiter.check("e", limit).allowed  # type: ignore[union-attr]
+    assert limiter.check("acct", "e", limit).allowed  # type: ignore[union-attr]
     now[0] = 122.0
-    steady = limiter.check("e", limit)
+    steady = limiter.check("acct", "e", limit)
     assert steady is not None
     assert (steady.allowed, steady.retry_after) == (False, 58)
-    assert limiter.check("other", limit).allowed  # type: ignore[union-attr]
+    assert limiter.check("acct", "other", limit).allowed  # type: ignore[union-attr]
     now[0] = 180.0
-    assert limiter.check("e", limit).allowed  # type: ignore[union-attr]
+    assert limiter.check("acct", "e", limit).allowed  # type: ignore[union-attr]
 
 
 def test_rate_limiter_scale() -> None:
@@ -117,7 +117,7 @@ def test_rate_limiter_scale() -> None:
     assert limiter.scaled(Limit(350, 3500)) == Limit(3, 35)
     assert limiter.scaled(Limit(10, 150)) == Limit(1, 1)  # never below one request
     limiter.set_scale(0)
-    assert limiter.check("e", Limit(1, 1)) is None
+    assert limiter.check("acct", "e", Limit(1, 1)) is None
     with pytest.raises(ValueError, match="scale"):
         limiter.set_scale(-1)
 

@@ -33,6 +33,7 @@ def build_report(state: KlaviyoState) -> dict[str, Any]:
         "rejected_requests": state.store.rejected_requests(),
         "requests": dict(state.requests),
         "throttled": state.statuses.get("429", 0),
+        "skipped_for_identity_conflicts": dict(state.store.skipped),
     }
 
 
@@ -64,10 +65,23 @@ def add_control_routes(app: web.Application, state: KlaviyoState) -> None:
             scopes = payload.get("scopes")
             if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
                 raise ValueError("'scopes' must be a list of strings, e.g. ['events:write']")
-            state.keys.add(str(payload.get("key") or ""), scopes)
+            account = payload.get("account")
+            if account is not None and not isinstance(account, str):
+                raise ValueError("'account' must be a string (an account id)")
+            account_id = state.keys.add(str(payload.get("key") or ""), scopes, account)
         except ValueError as exc:
             return _bad_request(str(exc))
-        return web.json_response({"key_added": True, "scopes": sorted(scopes)})
+        return web.json_response(
+            {"key_added": True, "scopes": sorted(scopes), "account": account_id}
+        )
+
+    async def behaviour(request: web.Request) -> web.Response:
+        if request.method == "POST":
+            try:
+                state.behaviour.update(await _json_object(request))
+            except ValueError as exc:
+                return _bad_request(str(exc))
+        return web.json_response(state.behaviour.to_json())
 
     async def rate_limits(request: web.Request) -> web.Response:
         if request.method == "POST":
@@ -95,6 +109,8 @@ def add_control_routes(app: web.Application, state: KlaviyoState) -> None:
         ("GET", "rate-limits", rate_limits),
         ("POST", "rate-limits", rate_limits),
         ("GET", "stats", stats),
+        ("GET", "behaviour", behaviour),
+        ("POST", "behaviour", behaviour),
     ]
     for method, path, handler in routes:
         app.router.add_route(method, f"{CONTROL_PREFIX}/{path}", handler)

@@ -19,6 +19,7 @@ from api_sandbox.klaviyo.state import KlaviyoState
 from api_sandbox.klaviyo.store import (
     DuplicateProfileError,
     RepeatedUniqueIdError,
+    StoredDuplicateError,
     UnknownProfileError,
 )
 from api_sandbox.klaviyo.validation import (
@@ -32,6 +33,7 @@ from api_sandbox.klaviyo.validation import (
 )
 
 MB = 1024 * 1024
+XS = Limit(1, 15)
 XL = Limit(350, 3500)
 M = Limit(10, 150)
 L = Limit(75, 750)
@@ -40,6 +42,7 @@ DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 
 Body = Any
+ACCOUNT = web.RequestKey("klaviyo_account", str)  # the account of the request's API key
 Handler = Callable[[web.Request, KlaviyoState, Revision, Body], Awaitable[web.Response]]
 
 
@@ -78,6 +81,19 @@ def _base_url(request: web.Request) -> str:
 
 
 def _duplicate_profile(conflict: DuplicateProfileError, pointer: str) -> ApiRequestError:
+    """Klaviyo's 409 as reported (klaviyo-api-node #74, #75). The conflict's holder was made by an
+    earlier entry of the same (rolled-back) request: no id to name, and the detail says so."""
+    if conflict.new:
+        return ApiRequestError(
+            [
+                ApiError(
+                    409,
+                    "duplicate_profile",
+                    "An earlier profile of this request has one of these identifiers.",
+                    pointer=pointer,
+                )
+            ]
+        )
     return ApiRequestError(
         [
             ApiError(
@@ -131,8 +147,9 @@ def _checked_event(revision: Revision, raw: bytes) -> tuple[ProfileInput, EventI
 
 
 def _store_event(state: KlaviyoState, profile: ProfileInput, event: EventInput) -> None:
+    # Single create keeps the first of a repeated unique_id (documented), whatever stored_duplicates.
     try:
-        state.store.add_events([(profile, [event])])
+        state.store.add_events([(profile, [event])], identity=state.behaviour.identity_conflicts)
     except DuplicateProfileError as conflict:
         raise _duplicate_profile(conflict, _entry_pointer(profile)) from None
     except UnknownProfileError as missing:
@@ -155,8 +172,27 @@ def _checked_bulk_events(revision: Revision, raw: bytes) -> list[BulkEntry]:
 
 
 def _store_bulk_events(state: KlaviyoState, entries: list[BulkEntry]) -> None:
+    behaviour = state.behaviour
     try:
-        state.store.add_events([(entry.profile, entry.events) for entry in entries])
+        state.store.add_events(
+            [(entry.profile, entry.events) for entry in entries],
+            identity=behaviour.identity_conflicts,
+            skip_conflicts=behaviour.bulk_event_conflicts == "item",
+            reject_stored=behaviour.stored_duplicates == "reject",
+        )
+    except StoredDuplicateError as stored:
+        raise ApiRequestError(
+            [
+                ApiError(
+                    400,
+                    "invalid",
+                    f"unique_id '{event.unique_id}' was already recorded for the same profile and "
+                    f"metric '{event.metric}'; no events of this request were processed.",
+                    pointer=f"{event.pointer}/attributes/unique_id",
+                )
+                for event in stored.events
+            ]
+        ) from None
     except DuplicateProfileError as conflict:
         raise _duplicate_profile(conflict, _entry_pointer(conflict.profile)) from None
     except RepeatedUniqueIdError as repeated:
@@ -200,7 +236,9 @@ def _store_profile(
 ) -> tuple[dict[str, Any], bool]:
     try:
         with state.store.transaction():
-            profile_id, created = state.store.upsert_profile(profile)
+            profile_id, created = state.store.upsert_profile(
+                profile, state.behaviour.identity_conflicts
+            )
     except DuplicateProfileError as conflict:
         raise _duplicate_profile(conflict, "/data/attributes") from None
     except UnknownProfileError as missing:
@@ -316,6 +354,27 @@ async def get_import_errors(
     return _json_api({"data": data, "links": links})
 
 
+async def get_accounts(
+    request: web.Request, state: KlaviyoState, revision: Revision, body: Body
+) -> web.Response:
+    """The key's own account (Klaviyo: "test if a Private API Key belongs to the correct account")."""
+    account = state.keys.account(request[ACCOUNT])
+    url = f"{_base_url(request)}/api/accounts/"
+    return _json_api(
+        {
+            "data": [
+                {
+                    "type": "account",
+                    "id": account.id,
+                    "attributes": account.attributes(),
+                    "links": {"self": f"{url}{account.id}/"},
+                }
+            ],
+            "links": {"self": url, "next": None, "prev": None},
+        }
+    )
+
+
 def _job_not_found(job_id: str) -> ApiRequestError:
     return ApiRequestError(
         [ApiError(404, "not_found", f"A profile bulk import job with id {job_id} does not exist.")]
@@ -323,6 +382,7 @@ def _job_not_found(job_id: str) -> ApiRequestError:
 
 
 ENDPOINTS: list[tuple[Endpoint, Handler]] = [
+    (Endpoint("GET", "/api/accounts", ("accounts:read",), XS, None), get_accounts),
     (Endpoint("POST", "/api/events", ("events:write",), XL, 5 * MB), create_event),
     (
         Endpoint("POST", "/api/event-bulk-create-jobs", ("events:write",), M, 5 * MB),
@@ -369,8 +429,9 @@ def serve(
         try:
             state.keys.authorize(request.headers.get("Authorization"), ())
             revision = parse_revision(request.headers.get("revision"))
-            state.keys.authorize(request.headers.get("Authorization"), endpoint.scopes)
-            decision = state.limiter.check(endpoint.name, endpoint.limit_for(revision))
+            account = state.keys.authorize(request.headers.get("Authorization"), endpoint.scopes)
+            request[ACCOUNT] = account
+            decision = state.limiter.check(account, endpoint.name, endpoint.limit_for(revision))
             if decision is not None and not decision.allowed:
                 return error_response([_throttled(decision.retry_after)], decision.headers())
             body = await _read_body(request, endpoint) if endpoint.method == "POST" else None

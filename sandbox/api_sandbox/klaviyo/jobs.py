@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -76,8 +77,15 @@ class ProfileImportJob:
 
 
 class ProfileImportJobs:
-    def __init__(self, store: KlaviyoStore, job_seconds: float, worker: Executor) -> None:
+    def __init__(
+        self,
+        store: KlaviyoStore,
+        job_seconds: float,
+        worker: Executor,
+        identity: Callable[[], str] = lambda: "reject",
+    ) -> None:
         self.store = store
+        self.identity = identity  # the identity_conflicts reading in force when a slice is imported
         self.worker = worker  # where slices are imported (see KlaviyoState.worker)
         self.job_seconds = job_seconds
         self.jobs: dict[str, ProfileImportJob] = {}
@@ -109,7 +117,9 @@ class ProfileImportJobs:
         """Import profiles [start, stop) of the job, each on its own (a conflict fails only it)."""
         profiles = job.profiles[start:stop]
         with self.store.transaction():
-            outcomes = self.store.upsert_profiles(profiles, keep_going=True)
+            outcomes = self.store.upsert_profiles(
+                profiles, keep_going=True, identity=self.identity()
+            )
         for index, (profile, outcome) in enumerate(zip(profiles, outcomes, strict=True), start):
             if isinstance(outcome, DuplicateProfileError):
                 job.errors.append(

@@ -1,4 +1,11 @@
-"""Klaviyo's per-endpoint rate limits: a burst (1-second) and a steady (1-minute) fixed window per account."""
+"""Klaviyo's per-endpoint rate limits: a burst (1-second) and a steady (1-minute) fixed window per account.
+
+Every key of one account counts against the same windows. Allowed responses carry the steady
+window's state, as Klaviyo documents it: `RateLimit-Limit` (requests per steady window),
+`RateLimit-Remaining` (left in it after this request) and `RateLimit-Reset` (whole seconds until it
+resets, rounded up, at least 1). A 429 carries only `Retry-After`: whole seconds until the binding
+window (burst or steady) resets, rounded up, at least 1.
+"""
 
 from __future__ import annotations
 
@@ -36,7 +43,8 @@ class Decision:
 
 
 class RateLimiter:
-    """Counts allowed requests per (endpoint, window); `scale` multiplies every limit, 0 turns them off."""
+    """Counts allowed requests per (account, endpoint, window); `scale` multiplies every limit, 0 turns
+    them off."""
 
     def __init__(self, scale: float, clock: Callable[[], float] = time.time) -> None:
         self.clock = clock
@@ -47,7 +55,7 @@ class RateLimiter:
             msg = f"rate-limit scale must be >= 0, got {scale}"
             raise ValueError(msg)
         self.scale = scale
-        self._counts: dict[tuple[str, str, int], int] = {}
+        self._counts: dict[tuple[str, str, str, int], int] = {}
 
     def scaled(self, limit: Limit) -> Limit:
         return Limit(
@@ -55,16 +63,16 @@ class RateLimiter:
             max(1, math.floor(limit.steady * self.scale)),
         )
 
-    def check(self, endpoint: str, limit: Limit) -> Decision | None:
-        """Count the request if allowed; None when rate limiting is off."""
+    def check(self, account: str, endpoint: str, limit: Limit) -> Decision | None:
+        """Count the request against its account if allowed; None when rate limiting is off."""
         if self.scale == 0:
             return None
         limit = self.scaled(limit)
         now = self.clock()
         burst_window = math.floor(now / BURST_SECONDS)
         steady_window = math.floor(now / STEADY_SECONDS)
-        burst_key = (endpoint, "burst", burst_window)
-        steady_key = (endpoint, "steady", steady_window)
+        burst_key = (account, endpoint, "burst", burst_window)
+        steady_key = (account, endpoint, "steady", steady_window)
         burst_used = self._counts.get(burst_key, 0)
         steady_used = self._counts.get(steady_key, 0)
         steady_reset = (steady_window + 1) * STEADY_SECONDS - now
@@ -92,5 +100,5 @@ class RateLimiter:
         self._counts = {
             key: count
             for key, count in self._counts.items()
-            if key[2] == (burst_window if key[1] == "burst" else steady_window)
+            if key[3] == (burst_window if key[2] == "burst" else steady_window)
         }

@@ -79,6 +79,10 @@ def format_report(report: dict[str, Any], profiles: list[dict[str, Any]]) -> lis
             )
         if len(errors) > ERRORS_LISTED:
             lines.append(f"    ... and {len(errors) - ERRORS_LISTED} more")
+    skipped: dict[str, int] = report.get("skipped_for_identity_conflicts") or {}
+    if skipped:
+        lines += ["", "Events not stored for an identity conflict (bulk_event_conflicts item)"]
+        lines += [f"  {name}: {count}" for name, count in sorted(skipped.items())]
     lines += ["", f"Throttled (429): {report['throttled']}", "", "Requests by endpoint"]
     for endpoint, count in sorted(report["requests"].items()):
         lines.append(f"  {endpoint}: {count}")

@@ -17,6 +17,7 @@ from aiohttp import web
 
 from api_sandbox.faults import FaultInjector
 from api_sandbox.klaviyo.access import KeyRing
+from api_sandbox.klaviyo.behaviour import Behaviour
 from api_sandbox.klaviyo.errors import ApiError, error_response
 from api_sandbox.klaviyo.jobs import ProfileImportJobs
 from api_sandbox.klaviyo.rate_limits import RateLimiter
@@ -91,6 +92,7 @@ class KlaviyoState:
     limiter: RateLimiter
     jobs: ProfileImportJobs
     faults: FaultInjector
+    behaviour: Behaviour = field(default_factory=Behaviour)
     requests: Counter[str] = field(default_factory=Counter)  # "<METHOD> <route>" -> n
     statuses: Counter[str] = field(default_factory=Counter)  # "<status>" -> n
     # The one thread that parses, validates and stores request bodies, imports jobs and reads
@@ -116,12 +118,16 @@ class KlaviyoState:
     def create(cls, settings: KlaviyoSettings) -> KlaviyoState:
         store = KlaviyoStore(settings.db_path)
         worker = ThreadPoolExecutor(1, thread_name_prefix="klaviyo-worker")
+        behaviour = Behaviour.from_settings(settings)
         return cls(
             worker=worker,
             settings=settings,
             store=store,
             keys=KeyRing(settings.api_key),
             limiter=RateLimiter(settings.rate_limit_scale),
-            jobs=ProfileImportJobs(store, settings.job_seconds, worker),
+            jobs=ProfileImportJobs(
+                store, settings.job_seconds, worker, lambda: behaviour.identity_conflicts
+            ),
             faults=FaultInjector(settings.faults, KlaviyoFaults()),
+            behaviour=behaviour,
         )

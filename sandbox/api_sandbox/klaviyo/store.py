@@ -12,6 +12,7 @@ import random
 import sqlite3
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -66,11 +67,15 @@ CREATE TABLE IF NOT EXISTS rejected_requests (
 class DuplicateProfileError(Exception):
     """The identifiers of one profile object belong to two different existing profiles."""
 
-    def __init__(self, profile: ProfileInput, duplicate_profile_id: str, identifier: str) -> None:
+    def __init__(
+        self, profile: ProfileInput, duplicate_profile_id: str, identifier: str, new: bool = False
+    ) -> None:
         super().__init__(f"{identifier} belongs to profile {duplicate_profile_id}")
         self.profile = profile
         self.duplicate_profile_id = duplicate_profile_id
         self.identifier = identifier
+        # the holder was created earlier in the same batch (gone again if the batch is rolled back)
+        self.new = new
 
 
 class RepeatedUniqueIdError(Exception):
@@ -80,6 +85,15 @@ class RepeatedUniqueIdError(Exception):
     def __init__(self, event: EventInput) -> None:
         super().__init__(f"unique_id {event.unique_id!r} repeated for metric {event.metric!r}")
         self.event = event
+
+
+class StoredDuplicateError(Exception):
+    """Bulk events whose unique_id is already stored for their profile and metric (by an earlier
+    request), under `stored_duplicates` "reject": the whole request fails."""
+
+    def __init__(self, events: list[EventInput]) -> None:
+        super().__init__(f"{len(events)} event(s) already stored")
+        self.events = events
 
 
 class UnknownProfileError(Exception):
@@ -116,6 +130,9 @@ class KlaviyoStore:
         # a transaction included, under the lock.
         self._lock = threading.RLock()
         self._identities = _Identities()
+        # events of bulk entries skipped for an identity conflict (bulk_event_conflicts "item"),
+        # by metric; in memory only
+        self.skipped: Counter[str] = Counter()
         self._db = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
         if db_path != ":memory:":
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -131,6 +148,7 @@ class KlaviyoStore:
             for table in ("profiles", "events", "metric_arrivals", "rejected_requests"):
                 self._db.execute(f"DELETE FROM {table}")
             self._identities.forget()
+            self.skipped.clear()
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -146,27 +164,28 @@ class KlaviyoStore:
 
     # -- writes --------------------------------------------------------------------------------
 
-    def upsert_profile(self, profile: ProfileInput) -> tuple[str, bool]:
+    def upsert_profile(self, profile: ProfileInput, identity: str = "reject") -> tuple[str, bool]:
         """Create or update the profile the request means; (profile id, created). Call in a transaction."""
-        outcome = self.upsert_profiles([profile])[0]
+        outcome = self.upsert_profiles([profile], identity=identity)[0]
         if isinstance(outcome, Exception):
             raise outcome
         return outcome
 
     def upsert_profiles(
-        self, profiles: list[ProfileInput], *, keep_going: bool = False
+        self, profiles: list[ProfileInput], *, keep_going: bool = False, identity: str = "reject"
     ) -> list[tuple[str, bool] | DuplicateProfileError | UnknownProfileError]:
         """Upsert profiles in order, as if one at a time: each sees the ones before it. Call in a
         transaction. The existing profiles are read with one query per identifier kind and the writes
         batched. A conflicting profile raises, or with `keep_going` is that profile's outcome (and
-        changes nothing) while the others go on, as in a bulk import job."""
+        changes nothing) while the others go on, as in a bulk import job. `identity` is the reading
+        of identifiers held by another profile (`_Resolver.resolve`)."""
         resolver = _Resolver(self._db, self._identities)
         now = _utc_iso(datetime.now(timezone.utc))
         writes: list[tuple[str, tuple[Any, ...]]] = []
         outcomes: list[tuple[str, bool] | DuplicateProfileError | UnknownProfileError] = []
         for profile in profiles:
             try:
-                row = resolver.resolve(profile)
+                row, ignored = resolver.resolve(profile, identity)
             except (DuplicateProfileError, UnknownProfileError) as conflict:
                 if not keep_going:
                     raise
@@ -175,7 +194,9 @@ class KlaviyoStore:
             if row is None:
                 profile_id = new_id()
                 document = json.dumps(_apply({}, profile))
-                identifiers = [_identifier(profile, key) for key in IDENTIFIERS]
+                identifiers = [
+                    None if key in ignored else _identifier(profile, key) for key in IDENTIFIERS
+                ]
                 resolver.add(profile_id, identifiers, document)
                 writes.append(
                     (
@@ -187,7 +208,7 @@ class KlaviyoStore:
                 outcomes.append((profile_id, True))
                 continue
             profile_id = row.id
-            sent = [key for key in IDENTIFIERS if key in profile.attributes]
+            sent = [key for key in IDENTIFIERS if key in profile.attributes and key not in ignored]
             changed = [key for key in sent if row.identifiers[key] != _identifier(profile, key)]
             for key in changed:
                 resolver.move(row, key, _identifier(profile, key))
@@ -220,16 +241,36 @@ class KlaviyoStore:
         self._identities.record(resolver.touched)
         return outcomes
 
-    def add_events(self, batches: list[tuple[ProfileInput, list[EventInput]]]) -> None:
-        """Store one accepted request's events (all or nothing: a conflict rolls everything back)."""
+    def add_events(
+        self,
+        batches: list[tuple[ProfileInput, list[EventInput]]],
+        *,
+        identity: str = "reject",
+        skip_conflicts: bool = False,
+        reject_stored: bool = False,
+    ) -> None:
+        """Store one accepted request's events (all or nothing: a conflict rolls everything back).
+
+        `skip_conflicts`: an entry whose profile conflicts is left out (its events counted in
+        `skipped`) instead of failing the request. `reject_stored`: an event whose unique_id is
+        already stored for its profile and metric fails the request (StoredDuplicateError)."""
         rows: list[tuple[Any, ...]] = []
         arrivals: dict[str, int] = {}
+        skipped: Counter[str] = Counter()
         sent: set[tuple[str, str, str]] = set()
+        keyed: list[tuple[tuple[str, str, str], EventInput]] = []
         dumps = _json_text
         with self.transaction():
-            outcomes = self.upsert_profiles([profile for profile, _ in batches])
+            outcomes = self.upsert_profiles(
+                [profile for profile, _ in batches], keep_going=skip_conflicts, identity=identity
+            )
             for (_, events), outcome in zip(batches, outcomes, strict=True):
-                profile_id = outcome[0]  # type: ignore[index]  # without keep_going: no errors
+                if isinstance(outcome, DuplicateProfileError):
+                    skipped.update(event.metric for event in events)
+                    continue
+                if isinstance(outcome, UnknownProfileError):
+                    raise outcome
+                profile_id = outcome[0]
                 for event in events:
                     metric = event.metric
                     unique_id = event.unique_id
@@ -240,6 +281,8 @@ class KlaviyoStore:
                             raise RepeatedUniqueIdError(event)
                         sent.add(key)
                         dedupe = f"u:{unique_id}"
+                        if reject_stored:
+                            keyed.append(((profile_id, metric, dedupe), event))
                     else:
                         dedupe = f"t:{time_text}"
                     rows.append(
@@ -256,6 +299,11 @@ class KlaviyoStore:
                         )
                     )
                     arrivals[metric] = arrivals.get(metric, 0) + 1
+            if keyed:
+                stored = self._stored_keys([key for key, _ in keyed])
+                repeats = [event for key, event in keyed if key in stored]
+                if repeats:
+                    raise StoredDuplicateError(repeats)
             self._db.executemany(
                 "INSERT OR IGNORE INTO events (profile_id, metric, dedupe_key, unique_id, time,"
                 " properties, value, value_currency, backfill) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -266,6 +314,22 @@ class KlaviyoStore:
                 " DO UPDATE SET arrivals = arrivals + excluded.arrivals",
                 list(arrivals.items()),
             )
+        self.skipped.update(skipped)
+
+    def _stored_keys(self, keys: list[tuple[str, str, str]]) -> set[tuple[str, str, str]]:
+        """Which (profile_id, metric, dedupe_key) are already stored (through the UNIQUE index)."""
+        found: set[tuple[str, str, str]] = set()
+        for start in range(0, len(keys), 300):
+            chunk = keys[start : start + 300]
+            values = ",".join("(?, ?, ?)" for _ in chunk)
+            found.update(
+                self._db.execute(
+                    "SELECT profile_id, metric, dedupe_key FROM events WHERE"
+                    f" (profile_id, metric, dedupe_key) IN (VALUES {values})",
+                    [part for key in chunk for part in key],
+                )
+            )
+        return found
 
     @_locked
     def record_rejected(self, endpoint: str, status: int, errors: list[dict[str, Any]]) -> None:
@@ -354,6 +418,7 @@ class _Row:
     id: str
     identifiers: dict[str, str | None]
     document: str | None = None  # JSON text, read when a change needs it
+    new: bool = False  # created by this batch
 
 
 class _Identities:
@@ -452,29 +517,50 @@ class _Resolver:
             if value is not None:
                 by[key][value] = row
 
-    def resolve(self, profile: ProfileInput) -> _Row | None:
-        """The one existing profile the identifiers point at; raises on a conflict."""
-        matches: list[tuple[_Row, str]] = []  # (profile, identifier that found it)
+    def resolve(self, profile: ProfileInput, mode: str = "reject") -> tuple[_Row | None, set[str]]:
+        """(the existing profile the request means or None for a new one, identifiers to leave out).
+
+        The request means the profile of its first identifier: `id`, else the first sent of
+        RESOLUTION_ORDER. An identifier held by another profile is, by `mode`:
+        - "reject": a DuplicateProfileError naming that holder (even when the first identifier is
+          new: a new email with another profile's phone is another person, never merged in);
+        - "attach": as long as one profile only holds any of them, that profile is meant and takes
+          every identifier sent, overwriting its own (a phone's holder gets the new email too);
+          identifiers on two profiles are a DuplicateProfileError naming the later one's holder;
+        - "ignore": left with its holder and out of this request (the rest goes on)."""
+        held: list[tuple[_Row, str]] = []  # (holder, identifier it holds), in resolution order
+        first: str | None = None
         if profile.id:
             row = self._holder("id", profile.id)
             if row is None:
                 raise UnknownProfileError(profile)
-            matches.append((row, "id"))
+            held.append((row, "id"))
+            first = "id"
         attributes = profile.attributes
         for key in RESOLUTION_ORDER:
             value = attributes.get(key)
             if not value:
                 continue
+            first = first or key
             row = self._holder(key, value)
-            if row is not None and all(row is not found for found, _ in matches):
-                matches.append((row, key))
-        if not matches:
-            return None
-        if len(matches) > 1:
-            # The profile that holds the secondary identifier is the one in the way.
-            duplicate, identifier = matches[1]
-            raise DuplicateProfileError(profile, duplicate.id, identifier)
-        return matches[0][0]
+            if row is not None:
+                held.append((row, key))
+        if not held:
+            return None, set()
+        if mode == "attach":
+            distinct = [(row, key) for i, (row, key) in enumerate(held) if _first_of(held, i)]
+            if len(distinct) > 1:
+                duplicate, identifier = distinct[1]
+                raise DuplicateProfileError(profile, duplicate.id, identifier, duplicate.new)
+            return held[0][0], set()
+        owner = held[0][0] if held[0][1] == first else None
+        others = [(row, key) for row, key in held if row is not owner]
+        if not others:
+            return owner, set()
+        if mode == "ignore":
+            return owner, {key for _, key in others}
+        duplicate, identifier = others[0]
+        raise DuplicateProfileError(profile, duplicate.id, identifier, duplicate.new)
 
     def document(self, profile_id: str) -> str:
         return str(
@@ -484,7 +570,7 @@ class _Resolver:
         )
 
     def add(self, profile_id: str, identifiers: list[str | None], document: str) -> None:
-        row = _Row(profile_id, dict(zip(IDENTIFIERS, identifiers, strict=True)), document)
+        row = _Row(profile_id, dict(zip(IDENTIFIERS, identifiers, strict=True)), document, True)
         self._index(row)
         self.touched.append(row)
 
@@ -497,6 +583,12 @@ class _Resolver:
         row.identifiers[key] = value
         if value is not None:
             self.by[key][value] = row
+
+
+def _first_of(held: list[tuple[_Row, str]], index: int) -> bool:
+    """Whether held[index] is the first entry of its profile."""
+    row = held[index][0]
+    return all(other is not row for other, _ in held[:index])
 
 
 def _json_text(value: Any) -> str:
