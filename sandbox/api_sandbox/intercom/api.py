@@ -109,8 +109,32 @@ class IntercomApi:
     async def contact(self, request: web.Request) -> web.Response:
         contact = self._contact(request)
         if contact is None:
+            merged = self._merged_into(request)
+            if merged is not None and _version(request) >= 16:
+                # 2.16: "HTTP 410 Gone with a Link header pointing to the canonical (merged-into)
+                # contact"; up to 2.15: "requesting it by its original ID will return a 404"
+                link = f'<{request.url.origin()}/contacts/{merged}>; rel="canonical"'
+                return error_response(
+                    410,
+                    "contact_merged",
+                    f"Contact {request.match_info['id']} was merged into contact {merged}; "
+                    "use that contact's id.",
+                    headers={"Link": link},
+                )
             return _not_found("User")
         return json_response(render.contact(self.state.workspace, contact, _version(request)))
+
+    def _merged_into(self, request: web.Request) -> str | None:
+        """The live contact a merged contact ended up in (following merges of merges), or None."""
+        contacts = self.state.workspace.contacts
+        contact = contacts.get(request.match_info["id"])
+        if contact is None or contact.merged_into is None:
+            return None
+        seen = {contact.id}
+        while contact.merged_into is not None and contact.merged_into not in seen:
+            seen.add(contact.merged_into)
+            contact = contacts[contact.merged_into]
+        return contact.id
 
     async def contact_tags(self, request: web.Request) -> web.Response:
         contact = self._contact(request)

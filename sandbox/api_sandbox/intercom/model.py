@@ -87,7 +87,8 @@ class Contact:
     custom_attributes: dict[str, Any]
     tags: list[tuple[str, int]]  # (tag id, applied_at)
     opted_out_subscription_ids: list[str]
-    deleted: bool = False
+    deleted: bool = False  # deleted or merged: gone from GET, list and search
+    merged_into: str | None = None  # the contact it was merged into (merge_contact)
     # wall-clock time of the last edit: search sees it only `contact_search_delay_seconds` later
     edited_at_clock: float = 0.0
 

@@ -469,6 +469,26 @@ def delete_contact(
     return {"contact_id": contact.id}
 
 
+def merge_contact(
+    ws: Workspace, m: dict[str, Any], at: int, added: list[LedgerEntry]
+) -> dict[str, Any]:
+    """Merge a contact into another (as a lead merges into a user). The merged one is gone from list
+    and search ("Contacts that have been merged … are excluded from search results"); GET of its id is
+    404 up to 2.15 and 410 `contact_merged` with a Link to the contact it went into from 2.16. Its
+    conversations, tickets and parts keep naming it, and its ledger entries stay as they are (the
+    events happened, to that contact id). The contact merged into is updated at `at`."""
+    contact = _contact(ws, _require(m, "contact_id"))
+    into = _contact(ws, _require(m, "into_contact_id"))
+    if into is contact:
+        msg = "a contact cannot be merged into itself"
+        raise MutationError(msg)
+    contact.deleted = True
+    contact.merged_into = into.id
+    into.updated_at = max(into.updated_at, at)
+    into.edited_at_clock = ws.last_contact_edit_clock = time.time()
+    return {"contact_id": contact.id, "into_contact_id": into.id}
+
+
 Action = Callable[[Workspace, dict[str, Any], int, list[LedgerEntry]], dict[str, Any]]
 ACTIONS: dict[str, Action] = {
     "contact_reply": contact_reply,
@@ -484,4 +504,5 @@ ACTIONS: dict[str, Action] = {
     "new_ticket": new_ticket,
     "edit_contact": edit_contact,
     "delete_contact": delete_contact,
+    "merge_contact": merge_contact,
 }
