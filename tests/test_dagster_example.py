@@ -11,6 +11,7 @@ import os
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 from e2e_expected import mismatches, split_ledger
@@ -28,6 +29,13 @@ def load_example() -> ModuleType:
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def run_job(defs: Any, name: str) -> Any:
+    result = defs.get_job_def(name).execute_in_process(raise_on_error=False)
+    failures = [str(e.event_specific_data) for e in result.all_events if e.is_step_failure]
+    assert result.success, "\n".join(failures)[-6000:]
+    return result
 
 
 def arrivals(klaviyo: str) -> int:
@@ -75,10 +83,7 @@ def test_one_dagster_job_per_workspace(tmp_path: Path, monkeypatch: pytest.Monke
         assert len(list(defs.schedules or [])) == 2
 
         for key in seeds:
-            result = defs.get_job_def(
-                f"intercom_to_klaviyo_{key.replace('-', '_')}"
-            ).execute_in_process()
-            assert result.success
+            result = run_job(defs, f"intercom_to_klaviyo_{key.replace('-', '_')}")
             outcome = result.output_for_node(f"meltano_run_{key.replace('-', '_')}")
             assert outcome["workspace"] == key
             assert outcome["dead_letter_path"] == str(dead_letter_dir / f"{key}.jsonl")
@@ -110,7 +115,7 @@ def test_one_dagster_job_per_workspace(tmp_path: Path, monkeypatch: pytest.Monke
         # State per workspace: a second run of one workspace with nothing new sends nothing.
         klaviyo = sandboxes["acme-us"].urls["klaviyo"]
         before = arrivals(klaviyo)
-        assert defs.get_job_def("intercom_to_klaviyo_acme_us").execute_in_process().success
+        run_job(defs, "intercom_to_klaviyo_acme_us")
         assert arrivals(klaviyo) == before
     finally:
         for sandbox in sandboxes.values():

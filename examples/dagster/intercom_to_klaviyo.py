@@ -14,15 +14,18 @@ Configure it with environment variables:
       intercom_token_env: INTERCOM_TOKEN_ACME_US  # the name of the env var holding this workspace's token
       klaviyo_key_env: KLAVIYO_KEY_ACME           # the Klaviyo account it sends to
       region: us                                  # optional: us, eu, au
-      config: {TARGET_KLAVIYO_RATE_LIMIT_SCALE: ...}   # optional extra env for this job (see the README note on decimals)
+      config: {TAP_INTERCOM_EVENTS_START_DATE: "2025-01-01"}   # optional extra env (setting env vars) for this job
 
 Each job runs Meltano with the project as its working directory (`MELTANO_PROJECT_ROOT` is set too), whatever
 directory Dagster runs in. Jobs share the project directory, and Meltano writes each plugin's catalog to one file
 under `.meltano/run/`: their ops share the `meltano-project` pool, so give that pool a limit of 1
 (`dagster instance concurrency set meltano-project 1`) or give each worker its own checkout. Workspaces that send
-to one Klaviyo account share its rate limits: set `TARGET_KLAVIYO_RATE_LIMIT_SCALE` to 1/N in `config` (in
-meltano.yml, see the README) for N jobs that can run at once.
+to one Klaviyo account share its rate limits: set the target's `rate_limit_scale` to 1/N in meltano.yml for N jobs
+that can run at once (not as an env var: Meltano 4.4.1 fails on decimal settings from the environment, see the
+README, "Scaling out").
 """
+
+# No `from __future__ import annotations` here: Dagster reads the op's `context` annotation when it is defined.
 
 import os
 import re
