@@ -9,8 +9,35 @@ from pathlib import Path
 from typing import IO, Any
 
 from target_klaviyo.client import redact
+from target_klaviyo.errors import KlaviyoError
 from target_klaviyo.stats import RunStats
-from target_klaviyo.translate import json_default
+from target_klaviyo.translate import json_default, non_finite
+
+
+def check_writable(path: Path, setting: str) -> None:
+    """Raise KlaviyoError naming the setting unless a file can be appended to at `path` (tried
+    for real, so that it also holds as root or on a read-only mount); checked before anything
+    is sent. A file this check creates is removed again."""
+    existed = path.exists()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8"):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        msg = f"cannot write to {str(path)!r} ({reason}): set '{setting}' to a writable file"
+        raise KlaviyoError(msg) from None
+    if not existed:
+        path.unlink(missing_ok=True)
+
+
+def _finite(value: Any) -> Any:
+    """`value` with NaN and infinities as strings (a dead letter stays valid JSON)."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return str(value) if non_finite(value) else value
 
 
 class DeadLetters:
@@ -20,6 +47,8 @@ class DeadLetters:
 
     def __init__(self, path: str | None, stats: RunStats, secret: str | None) -> None:
         self.path = Path(path) if path else None
+        if self.path is not None:
+            check_writable(self.path, "dead_letter_path")
         self._stats = stats
         self._secret = secret
         self._lock = threading.Lock()
@@ -33,7 +62,11 @@ class DeadLetters:
             "record": record,
             "at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         }
-        line = redact(json.dumps(letter, default=json_default, ensure_ascii=False), self._secret)
+        try:
+            text = json.dumps(letter, default=json_default, ensure_ascii=False, allow_nan=False)
+        except ValueError:  # NaN or an infinity somewhere in the record
+            text = json.dumps(_finite(letter), default=json_default, ensure_ascii=False)
+        line = redact(text, self._secret)
         self._stats.count_dead_letter(reason)
         with self._lock:
             if self.path is None:

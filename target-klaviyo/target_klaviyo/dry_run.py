@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from target_klaviyo.client import PROFILES_BULK, PROFILES_BULK_JOB, Endpoint, Reply
+from target_klaviyo.deadletters import check_writable
 
 _JOB_ID = "dry-run"
 # What a request is answered with (by endpoint name); anything else gets an empty 202.
@@ -37,6 +38,7 @@ class DryRunTransport:
 
     def __init__(self, path: str) -> None:
         self.path = Path(path)
+        check_writable(self.path, "dry_run_path")
         self._lock = threading.Lock()
         self._file: IO[bytes] | None = None
 

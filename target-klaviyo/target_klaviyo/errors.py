@@ -17,6 +17,10 @@ class RunStoppingError(KlaviyoError):
     """The run is stopping after another request failed for good: send nothing more."""
 
 
+class InputError(KlaviyoError):
+    """The input is not a Singer message stream (the message names the line, never its content)."""
+
+
 class MappingConfigError(ValueError):
     """The mapping settings are wrong; the message names the setting."""
 

@@ -28,6 +28,7 @@ class Identity:
     phone_number: str | None
     external_id: str | None
     invalid_phone: str | None = None
+    invalid_email: str | None = None  # left out; the record is sent when another id remains
 
     @property
     def key(self) -> tuple[str | None, str | None, str | None]:

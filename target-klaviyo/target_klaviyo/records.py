@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from target_klaviyo.items import (
@@ -26,12 +28,20 @@ from target_klaviyo.translate import (
     TranslationError,
     avatar_url,
     fit_value,
+    is_email,
     is_empty,
+    location_of,
     location_parts,
+    non_finite,
     split_name,
     to_e164,
     to_iso_utc,
+    to_money,
 )
+
+# The SDK's record metadata (`add_record_metadata`, and file taps' `_sdc_*` columns): never sent
+# as event properties unless a mapping names them.
+SDC_PREFIX = "_sdc_"
 
 _SHORT = 25_000  # characters: a string this short is under 100 KB in any encoding
 
@@ -48,8 +58,12 @@ def get_path(record: Mapping[str, Any], path: FieldPath | None) -> Any:
 
 
 def _text(value: Any) -> str | None:
+    """A value as identifier text: integral numbers exactly (`12345678901234567890`, not
+    `1.2345678901234567e+19`; a Decimal `12.0` as `12`), strings stripped."""
     if value is None or isinstance(value, (dict, list, bool)):
         return None
+    if isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
+        return str(int(value))
     text = str(value).strip()
     return text or None
 
@@ -57,11 +71,14 @@ def _text(value: Any) -> str | None:
 def identity_of(email: Any, phone: Any, external_id: Any, default_region: str) -> Identity:
     phone_text = _text(phone)
     e164 = to_e164(phone_text, default_region) if phone_text else None
+    email_text = _text(email)
+    valid_email = email_text if email_text is not None and is_email(email_text) else None
     return Identity(
-        email=_text(email),
+        email=valid_email,
         phone_number=e164,
         external_id=_text(external_id),
         invalid_phone=phone_text if phone_text and e164 is None else None,
+        invalid_email=email_text if email_text is not None and valid_email is None else None,
     )
 
 
@@ -77,8 +94,18 @@ def _usable_identity(
     if identity.usable:
         return identity
     detail = "no email, valid phone number or external_id"
-    if identity.invalid_phone:
-        detail += " (the phone number is not valid)"
+    invalid = [
+        name
+        for name, bad in (
+            ("email", identity.invalid_email),
+            ("phone number", identity.invalid_phone),
+        )
+        if bad
+    ]
+    if invalid:
+        detail += (
+            f" (the {' and the '.join(invalid)} {'is' if len(invalid) == 1 else 'are'} not valid)"
+        )
     return Rejection(NO_IDENTIFIER, detail)
 
 
@@ -112,7 +139,7 @@ class EventRules:
         fields = self.mapping.properties
         if fields is None:
             used = self.mapping.used_fields()
-            fields = {(k,): k for k in record if k not in used}
+            fields = {(k,): k for k in record if k not in used and not k.startswith(SDC_PREFIX)}
         plan: list[tuple[FieldPath, str]] = []
         for path, name in fields.items():
             final = self.renames.property_name(metric, name)
@@ -184,7 +211,9 @@ def translate_event(record: dict[str, Any], rules: EventRules) -> EventItem | Re
             )
     else:
         unique_id = (
-            mapping.stream + ":" + ":".join(str(record.get(k)) for k in mapping.key_properties)
+            mapping.stream
+            + ":"
+            + ":".join(_text(record.get(k)) or "" for k in mapping.key_properties)
         )
 
     identity = _usable_identity(record, mapping, rules.default_region)
@@ -207,12 +236,15 @@ def translate_event(record: dict[str, Any], rules: EventRules) -> EventItem | Re
         if kind is str and len(value) <= _SHORT:
             properties[name] = value
             continue
-        if kind is int or kind is bool or kind is float:
+        if kind is int or kind is bool or (kind is float and not non_finite(value)):
             properties[name] = str(value) if path[0] in rules.string_fields else value
             continue
         if is_empty(value):
             continue
-        value = fit_value(value, 1, rules.cuts)
+        try:
+            value = fit_value(value, 1, rules.cuts)
+        except TranslationError as exc:
+            return Rejection(INVALID_RECORD, f"field {_dotted(path)}: {exc}")
         if not is_empty(value):
             properties[name] = value
     if len(properties) > rules.max_properties:
@@ -239,7 +271,13 @@ def translate_event(record: dict[str, Any], rules: EventRules) -> EventItem | Re
     if mapping.value_field is not None:
         value = get_path(record, mapping.value_field)
         if value is not None:
-            attributes["value"] = fit_value(value, 1, rules.cuts)
+            try:
+                attributes["value"] = to_money(value)
+            except TranslationError as exc:
+                return Rejection(INVALID_RECORD, f"field {_dotted(mapping.value_field)}: {exc}")
+    currency = _text(get_path(record, mapping.value_currency_field)) or mapping.value_currency
+    if currency is not None:
+        attributes["value_currency"] = currency.upper()
     attributes["unique_id"] = unique_id
     attributes["metric"] = {"data": {"type": "metric", "attributes": {"name": metric}}}
     return EventItem(
@@ -268,7 +306,10 @@ def translate_profile(record: dict[str, Any], rules: ProfileRules) -> ProfileIte
     image = avatar_url(get_path(record, mapping.image_field))
     if image is not None:
         attributes["image"] = image
-    location = location_parts(get_path(record, mapping.location_field))
+    try:
+        location = _location(record, mapping)
+    except TranslationError as exc:
+        return Rejection(INVALID_RECORD, str(exc))
     if location is not None:
         attributes["location"] = location
     properties: dict[str, Any] = {}
@@ -277,7 +318,10 @@ def translate_profile(record: dict[str, Any], rules: ProfileRules) -> ProfileIte
         if is_empty(value):
             continue
         final = rules.renames.property_names.get(name, name)
-        properties[final] = fit_value(value, 1, rules.cuts)
+        try:
+            properties[final] = fit_value(value, 1, rules.cuts)
+        except TranslationError as exc:
+            return Rejection(INVALID_RECORD, f"field {_dotted(path)}: {exc}")
     if properties:
         attributes["properties"] = properties
     return ProfileItem(
@@ -285,5 +329,81 @@ def translate_profile(record: dict[str, Any], rules: ProfileRules) -> ProfileIte
     )
 
 
+def _location(record: Mapping[str, Any], mapping: ProfileMapping) -> dict[str, Any] | None:
+    """The profile's location: the object of `location_field`, with the flat fields over it."""
+    location = location_parts(get_path(record, mapping.location_field)) or {}
+    if mapping.location_fields:
+        for key, path in mapping.location_fields.items():
+            try:
+                flat = location_of({key: get_path(record, path)})
+            except TranslationError as exc:
+                msg = f"field {_dotted(path)}: {exc}"
+                raise TranslationError(msg) from None
+            if flat:
+                location.update(flat)
+    return location or None
+
+
 def _dotted(path: FieldPath | None) -> str:
     return "'" + ".".join(path or ()) + "'"
+
+
+@dataclass(frozen=True)
+class Unflattening:
+    """Undoes the SDK's record flattening (`flattening_enabled`), so that mappings read fields by
+    the names and shapes the tap sent: `customer__email` is `customer.email` again, an object
+    flattened into `location__city`, `location__zip`, ... is `location` again, and objects or
+    arrays the SDK wrote as JSON text (below `flattening_max_depth`, or without declared
+    properties) are objects and arrays again.
+
+    Built from the stream's schema as the tap sent it, with the rules of the SDK's own
+    flattening (`singer_sdk.helpers._flattening`): `key_of(name, parents)` is its key function."""
+
+    paths: Mapping[str, tuple[FieldPath, bool]]  # flattened key -> (path, holds JSON text)
+    schema: Mapping[str, Any]  # the stream's schema before flattening
+
+    @classmethod
+    def from_schema(cls, schema: Mapping[str, Any], max_level: int, key_of: Any) -> Unflattening:
+        paths: dict[str, tuple[FieldPath, bool]] = {}
+
+        def walk(node: Mapping[str, Any], parents: list[str], level: int) -> None:
+            for name, sub in (node.get("properties") or {}).items():
+                if not isinstance(sub, Mapping):
+                    continue
+                key = key_of(name, parents)
+                path = (*parents, name)
+                kinds = sub.get("type")
+                if kinds is None:
+                    options = sub.get("anyOf") or sub.get("oneOf") or []
+                    kinds = [o.get("type") for o in options if isinstance(o, Mapping)]
+                kinds = [kinds] if isinstance(kinds, str) else list(kinds or [])
+                if "object" in kinds and "properties" in sub and level < max_level:
+                    walk(sub, [*parents, name], level + 1)
+                else:
+                    paths[key] = (path, "object" in kinds or "array" in kinds)
+
+        walk(schema, [], 0)
+        return cls(paths, schema)
+
+    def apply(self, record: Mapping[str, Any]) -> dict[str, Any]:
+        """The record as it was before flattening (fields the schema does not know stay as
+        they are)."""
+        out: dict[str, Any] = {}
+        for key, flat in record.items():
+            spec = self.paths.get(key)
+            if spec is None:
+                out.setdefault(key, flat)
+                continue
+            path, json_text = spec
+            value = flat
+            if json_text and isinstance(flat, str):
+                with contextlib.suppress(ValueError):
+                    value = json.loads(flat, parse_float=Decimal)
+            node = out
+            for part in path[:-1]:
+                child = node.get(part)
+                if not isinstance(child, dict):
+                    child = node[part] = {}
+                node = child
+            node[path[-1]] = value
+        return out

@@ -68,16 +68,19 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         th.ObjectType(additional_properties=True),
         description="Streams delivered as events, by stream name: {metric or metric_field, "
         "unique_id_field, time_field, email_field, phone_field, external_id_field, value_field, "
-        "properties: {field: property name}}. Merged over the defaults for "
-        "tap-intercom-events' conversation_events and ticket_events.",
+        "value_currency_field or value_currency, properties: {field: property name}}; field "
+        "names may be dotted paths. Merged over the defaults for tap-intercom-events' "
+        "conversation_events and ticket_events. See the README's 'Map any tap'.",
     ),
     th.Property(
         "profile_streams",
         th.ObjectType(additional_properties=True),
         description="Streams delivered as profiles, by stream name: {email_field, phone_field, "
         "external_id_field, name_field, first_name_field, last_name_field, image_field, "
-        "location_field, properties: {field: property name}}. Merged over the default for "
-        "tap-intercom-events' contacts.",
+        "location_field (an object) and/or address1_field, address2_field, city_field, "
+        "region_field, country_field, zip_field, timezone_field, latitude_field, "
+        "longitude_field, properties: {field: property name}}. Merged over the default for "
+        "tap-intercom-events' contacts. See the README's 'Map any tap'.",
     ),
     th.Property(
         "skip_streams",
@@ -223,6 +226,23 @@ def setting(config: Mapping[str, Any], name: str) -> Any:
     return value
 
 
+def api_key_of(config: Mapping[str, Any]) -> str | None:
+    """The API key without surrounding whitespace (a key pasted from a file often ends in a
+    newline, which no HTTP header may hold). Raises KlaviyoError, never showing the key, when
+    whitespace or control characters remain inside it."""
+    raw = config.get("api_key")
+    if raw is None:
+        return None
+    key = str(raw).strip()
+    if any(ch.isspace() or not ch.isprintable() for ch in key):
+        msg = (
+            "the 'api_key' setting (TARGET_KLAVIYO_API_KEY) has whitespace or control characters "
+            "inside it: paste the private key (pk_...) alone"
+        )
+        raise KlaviyoError(msg)
+    return key or None
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything one run reads from its config, checked (the first stream builds it)."""
@@ -265,7 +285,7 @@ class Settings:
 
         revision = str(get("revision"))
         dry_run = bool(get("dry_run"))
-        api_key = config.get("api_key")
+        api_key = api_key_of(config)
         if not dry_run and not api_key:
             msg = (
                 "no Klaviyo API key: set the 'api_key' setting (TARGET_KLAVIYO_API_KEY), or dry_run"
@@ -286,7 +306,7 @@ class Settings:
                 raise KlaviyoError(msg) from None
         max_concurrency = int(get("max_concurrency"))
         return cls(
-            api_key=str(api_key) if api_key else None,
+            api_key=api_key,
             api_url=str(get("api_url")),
             revision=revision,
             dry_run=dry_run,

@@ -6,13 +6,16 @@ them to the run's pool with the sender of their Klaviyo protocol (senders.py).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any, Generic, TypeVar
 
+from singer_sdk.helpers._flattening import flatten_key, get_flattening_options
 from singer_sdk.sinks import BatchSink
 from singer_sdk.target_base import Target
 
 from target_klaviyo.items import INVALID_RECORD, EventItem, ProfileItem, Rejection
+from target_klaviyo.key_check import check_key
 from target_klaviyo.payloads import (
     Chunking,
     EventChunk,
@@ -20,11 +23,19 @@ from target_klaviyo.payloads import (
     chunk_events,
     chunk_profiles,
 )
-from target_klaviyo.records import EventRules, ProfileRules, translate_event, translate_profile
+from target_klaviyo.records import (
+    EventRules,
+    ProfileRules,
+    Unflattening,
+    translate_event,
+    translate_profile,
+)
 from target_klaviyo.runtime import runtime_of
 from target_klaviyo.stream_config import EventMapping, ProfileMapping
 
-MAX_PHONE_WARNINGS = 10
+MAX_WARNINGS = 10
+# The stream `meltano config test <loader>` sends one record of (Meltano 4.4).
+MELTANO_TEST_STREAM = "meltano_test_stream"
 
 ItemT = TypeVar("ItemT", EventItem, ProfileItem)
 ChunkT = TypeVar("ChunkT", EventChunk, ProfileChunk)
@@ -49,10 +60,25 @@ class _TargetSink(BatchSink):
     ) -> None:
         super().__init__(target, stream_name, schema, key_properties)
         self.runtime = runtime_of(target)
+        self.unflattening = _unflattening(target, stream_name)
+        # The schema of the records translation sees (before the SDK's flattening, if any).
+        self.record_schema: dict[str, Any] = dict(
+            self.unflattening.schema if self.unflattening is not None else self.schema
+        )
 
     def _parse_timestamps_in_record(self, record: dict, schema: dict, treatment: Any) -> None:
         # The SDK would turn date-time strings into datetimes only for us to format them back
         # (about a third of a target's CPU per record); translate.to_iso_utc handles strings.
+        return
+
+    def _singer_validate_message(self, record: dict) -> None:
+        # The SDK stops the run on a record without its key properties; a delivering sink
+        # dead-letters that record instead (process_record), a skipped stream does not care.
+        return
+
+    def _after_process_record(self, context: dict) -> None:
+        # The SDK logs the whole batch so far at DEBUG after every record (gigabytes of personal
+        # data); the target logs counts and ids only.
         return
 
 
@@ -72,7 +98,25 @@ class KlaviyoSink(_TargetSink, Generic[ItemT, ChunkT]):
     def setup(self) -> None:
         super().setup()
         self._draining = False
-        self._phone_warnings = 0
+        self._warnings: Counter[str] = Counter()
+
+    def process_record(self, record: dict, context: dict) -> None:
+        missing = [k for k in self.key_properties if record.get(k) is None]
+        if missing:
+            # Counted, so that a batch of only such records is not taken for a lost one.
+            context["dead_lettered"] = context.get("dead_lettered", 0) + 1
+            names = ", ".join(repr(k) for k in missing)
+            self.dead_letter(
+                record,
+                Rejection(
+                    INVALID_RECORD,
+                    f"missing key propert{'ies' if len(missing) > 1 else 'y'} {names}",
+                ),
+            )
+            return
+        if self.unflattening is not None:
+            record = self.unflattening.apply(record)
+        super().process_record(record, context)
 
     def process_batch(self, context: dict) -> None:
         """Translate the batch and queue its requests; returns once they are queued (reading
@@ -84,7 +128,7 @@ class KlaviyoSink(_TargetSink, Generic[ItemT, ChunkT]):
             raise ReentrantDrainError(msg)
         records = context.get("records")
         if records is None:
-            if self.current_size:
+            if self.current_size > context.get("dead_lettered", 0):
                 msg = f"stream '{self.stream_name}': asked to drain a batch that holds no records"
                 self.logger.error("%s (rerun from the last state line)", msg)
                 raise ReentrantDrainError(msg)
@@ -106,6 +150,8 @@ class KlaviyoSink(_TargetSink, Generic[ItemT, ChunkT]):
                 continue
             if result.identity.invalid_phone:
                 self.warn_invalid_phone(result.identity.invalid_phone)
+            if result.identity.invalid_email:
+                self.warn_invalid_email()
             items.append(result)
         cut = self.rules.cuts.take()
         if cut:
@@ -133,17 +179,46 @@ class KlaviyoSink(_TargetSink, Generic[ItemT, ChunkT]):
 
     def warn_invalid_phone(self, raw: str) -> None:
         self.runtime.stats.count_invalid_phone()
-        self._phone_warnings += 1
-        if self._phone_warnings <= MAX_PHONE_WARNINGS:
-            self.logger.warning(
-                "stream '%s': phone number %r is not valid (default region %s); sent without it%s",
-                self.stream_name,
-                raw,
-                self.runtime.settings.default_region,
-                " (further ones are only counted)"
-                if self._phone_warnings == MAX_PHONE_WARNINGS
-                else "",
-            )
+        # The number itself is personal data: only its length is logged.
+        self._warn_few(
+            "phone",
+            "a phone number (%d characters) is not valid (default region %s); sent without it",
+            len(raw),
+            self.runtime.settings.default_region,
+        )
+
+    def warn_invalid_email(self) -> None:
+        self.runtime.stats.count_invalid_email()
+        self._warn_few(
+            "email", "an email address is not valid; the record is sent with its other identifiers"
+        )
+
+    def _warn_few(self, kind: str, message: str, *args: Any) -> None:
+        """The first MAX_WARNINGS warnings of a kind are logged; the rest are only counted."""
+        self._warnings[kind] += 1
+        seen = self._warnings[kind]
+        if seen <= MAX_WARNINGS:
+            last = " (further ones are only counted)" if seen == MAX_WARNINGS else ""
+            self.logger.warning("stream '%s': " + message + "%s", self.stream_name, *args, last)
+
+
+def _unflattening(target: Target, stream_name: str) -> Unflattening | None:
+    """How to undo the SDK's flattening for this stream, when `flattening_enabled` is on."""
+    options = get_flattening_options(target.config)  # type: ignore[arg-type]
+    if options is None or not options.enabled or options.max_level <= 0:
+        return None
+    raw_schema: dict[str, Any] | None = None
+    for maps in target.mapper.stream_maps.values():
+        for stream_map in maps:
+            if stream_map.stream_alias == stream_name:
+                raw_schema = stream_map.raw_schema
+    if raw_schema is None:
+        return None
+
+    def key_of(name: str, parents: list[str]) -> str:
+        return flatten_key(name, parents, options.separator, max_key_length=options.max_key_length)
+
+    return Unflattening.from_schema(raw_schema, options.max_level, key_of)
 
 
 def _date_time_fields(schema: dict[str, Any]) -> set[str]:
@@ -184,8 +259,10 @@ class EventSink(KlaviyoSink[EventItem, EventChunk]):
             earliest_year=settings.earliest_event_year,
             backfill_before=settings.backfill_before,
             max_properties=settings.max_event_properties,
-            string_fields=_string_fields(self.schema),
-            time_properties=frozenset(_date_time_fields(self.schema) - mapping.used_fields()),
+            string_fields=_string_fields(self.record_schema),
+            time_properties=frozenset(
+                _date_time_fields(self.record_schema) - mapping.used_fields()
+            ),
         )
 
     def translate(self, record: dict[str, Any]) -> EventItem | Rejection:
@@ -250,3 +327,23 @@ class SkippedSink(_TargetSink):
         skipped = context.get("skipped", 0)
         if skipped:
             self.runtime.stats.count_skipped(self.stream_name, skipped)
+
+
+class ConfigTestSink(SkippedSink):
+    """Meltano's `config test` stream (unless a mapping names it): its record is not sent;
+    instead the key is checked with one GET /api/accounts, and a refused key stops the run
+    with one line naming the setting."""
+
+    def setup(self) -> None:
+        super().setup()
+        settings = self.runtime.settings
+        if settings.dry_run or settings.api_key is None:
+            self.logger.info("config test: dry run, so the API key is not checked")
+            return
+        line = check_key(
+            api_url=settings.api_url,
+            api_key=settings.api_key,
+            revision=settings.revision,
+            timeout=settings.request_timeout,
+        )
+        self.logger.info("config test: %s", line)

@@ -20,6 +20,7 @@ class RunStats:
         self.duplicates_dropped = 0
         self.values_cut = 0
         self.invalid_phones = 0
+        self.invalid_emails = 0
         self.skipped_records: Counter[str] = Counter()
         self.requests = 0
         self.retries = 0
@@ -48,6 +49,10 @@ class RunStats:
     def count_invalid_phone(self) -> None:
         with self._lock:
             self.invalid_phones += 1
+
+    def count_invalid_email(self) -> None:
+        with self._lock:
+            self.invalid_emails += 1
 
     def count_skipped(self, stream: str, n: int) -> None:
         with self._lock:
@@ -95,6 +100,10 @@ class RunStats:
             f"  duplicates dropped within requests: {self.duplicates_dropped:,}, "
             f"invalid phones dropped: {self.invalid_phones:,}, values cut to Klaviyo's limits: {self.values_cut:,}"
         )
+        if self.invalid_emails:
+            lines.append(
+                f"  invalid emails dropped (sent with another identifier): {self.invalid_emails:,}"
+            )
         if self.skipped_records:
             skipped = ", ".join(f"{s}: {n:,}" for s, n in sorted(self.skipped_records.items()))
             lines.append(f"  skipped streams (records): {skipped}")

@@ -3,6 +3,7 @@ Klaviyo event or profile, and the metric and property renames."""
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -26,7 +27,21 @@ EVENT_KEYS = {
     "phone_field",
     "external_id_field",
     "value_field",
+    "value_currency_field",
+    "value_currency",
     "properties",
+}
+# Profile location from flat fields: mapping key -> Klaviyo location key.
+LOCATION_FIELD_KEYS = {
+    "address1_field": "address1",
+    "address2_field": "address2",
+    "city_field": "city",
+    "region_field": "region",
+    "country_field": "country",
+    "zip_field": "zip",
+    "timezone_field": "timezone",
+    "latitude_field": "latitude",
+    "longitude_field": "longitude",
 }
 PROFILE_KEYS = {
     "email_field",
@@ -37,6 +52,7 @@ PROFILE_KEYS = {
     "last_name_field",
     "image_field",
     "location_field",
+    *LOCATION_FIELD_KEYS,
     "properties",
 }
 
@@ -77,8 +93,11 @@ class EventMapping:
     phone_field: FieldPath | None
     external_id_field: FieldPath | None
     value_field: FieldPath | None
-    # field path -> property name; None sends every field not used above under its own name.
+    # field path -> property name; None sends every field not used above under its own name
+    # (except the SDK's `_sdc_*` metadata).
     properties: dict[FieldPath, str] | None
+    value_currency_field: FieldPath | None = None
+    value_currency: str | None = None  # a fixed ISO 4217 code when no field gives one
 
     @classmethod
     def from_config(
@@ -102,6 +121,10 @@ class EventMapping:
         if properties is not None and not isinstance(properties, Mapping):
             msg = f"{where}.properties must be an object of field -> property name"
             raise MappingConfigError(msg)
+        currency = spec.get("value_currency")
+        if currency is not None and not (isinstance(currency, str) and currency.strip()):
+            msg = f"{where}.value_currency must be an ISO 4217 code such as 'USD', got {currency!r}"
+            raise MappingConfigError(msg)
         return cls(
             stream=stream,
             metric=metric,
@@ -116,6 +139,8 @@ class EventMapping:
             properties=None
             if properties is None
             else {path_of(k): str(v) for k, v in properties.items()},
+            value_currency_field=_field(spec, "value_currency_field", where),
+            value_currency=currency.strip().upper() if currency else None,
         )
 
     def used_fields(self) -> set[str]:
@@ -127,6 +152,7 @@ class EventMapping:
             self.phone_field,
             self.external_id_field,
             self.value_field,
+            self.value_currency_field,
         ]
         # Only whole top-level fields: an object whose one member is used keeps its other members.
         return {p[0] for p in paths if p and len(p) == 1}
@@ -146,6 +172,8 @@ class ProfileMapping:
     image_field: FieldPath | None
     location_field: FieldPath | None
     properties: dict[FieldPath, str]
+    # Klaviyo location key -> field path (over what location_field gives).
+    location_fields: dict[str, FieldPath] = field(default_factory=dict)
 
     @classmethod
     def from_config(cls, stream: str, spec: Mapping[str, Any]) -> ProfileMapping:
@@ -166,6 +194,11 @@ class ProfileMapping:
             image_field=_field(spec, "image_field", where),
             location_field=_field(spec, "location_field", where),
             properties={path_of(k): str(v) for k, v in properties.items()},
+            location_fields={
+                location_key: path
+                for key, location_key in LOCATION_FIELD_KEYS.items()
+                if (path := _field(spec, key, where)) is not None
+            },
         )
 
 
@@ -183,7 +216,12 @@ def _check_keys(spec: Mapping[str, Any], allowed: set[str], where: str) -> None:
         raise MappingConfigError(msg)
     unknown = sorted(set(spec) - allowed)
     if unknown:
-        msg = f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}"
+        hints = [
+            f"{key!r} (did you mean {close[0]!r}?)" if close else repr(key)
+            for key in unknown
+            for close in [difflib.get_close_matches(key, allowed, n=1)]
+        ]
+        msg = f"{where}: unknown key(s) {', '.join(hints)}; allowed: {', '.join(sorted(allowed))}"
         raise MappingConfigError(msg)
 
 

@@ -4,20 +4,103 @@ from __future__ import annotations
 
 import atexit
 import gc
+import json
 import sys
 import threading
+from collections import Counter, defaultdict
+from collections.abc import Callable
 from functools import cached_property
+from types import FrameType
 from typing import IO, Any
 
+from singer_sdk.exceptions import RecordsWithoutSchemaException
+from singer_sdk.singerlib.encoding import SimpleSingerReader
+from singer_sdk.singerlib.exceptions import InvalidInputLine
+from singer_sdk.singerlib.json import deserialize_json
 from singer_sdk.sinks import Sink
 from singer_sdk.target_base import Target
 
-from target_klaviyo.errors import KlaviyoError, MappingConfigError
+from target_klaviyo.errors import InputError, KlaviyoError, MappingConfigError
 from target_klaviyo.runtime import Runtime, build_runtime
 from target_klaviyo.settings import CONFIG_SCHEMA, setting
-from target_klaviyo.sinks import EventSink, ProfileSink, SkippedSink
+from target_klaviyo.sinks import (
+    MELTANO_TEST_STREAM,
+    ConfigTestSink,
+    EventSink,
+    ProfileSink,
+    SkippedSink,
+)
 
 GC_GEN0_THRESHOLD = 50_000
+# What each Singer message type must hold (the SDK's own checks print the whole line).
+_REQUIRED_KEYS = {
+    "SCHEMA": ("stream", "schema"),
+    "RECORD": ("stream", "record"),
+    "STATE": ("value",),
+    "ACTIVATE_VERSION": ("stream", "version"),
+    "BATCH": ("stream", "encoding", "manifest"),
+}
+
+
+class NumberedReader(SimpleSingerReader):
+    """The SDK's reader, but a bad line stops the run with one line naming its number, never its
+    content (which holds personal data); blank lines are skipped."""
+
+    def process_lines(
+        self, file_input: IO[str] | None, callbacks: dict[Any, Callable[[dict], None]]
+    ) -> Counter[str]:
+        counts: dict[str, int] = defaultdict(int)
+        for number, line in enumerate(file_input or self.default_input, 1):
+            if not line.strip():
+                continue
+            self._current_message = line
+            message = _message_of(line, number)
+            kind = message["type"]
+            callback = callbacks.get(kind)
+            if callback is None:
+                msg = f"input line {number}: unknown Singer message type {str(kind)[:40]!r}"
+                raise InputError(msg)
+            try:
+                callback(message)
+            except InvalidInputLine:
+                msg = f"input line {number}: not a valid Singer {kind} message"
+                raise InputError(msg) from None
+            except RecordsWithoutSchemaException:
+                msg = (
+                    f"input line {number}: a RECORD of stream {str(message['stream'])[:100]!r} "
+                    "before any SCHEMA of it"
+                )
+                raise InputError(msg) from None
+            counts[kind] += 1
+        return Counter(counts)
+
+
+def _message_of(line: str, number: int) -> dict[str, Any]:
+    try:
+        message = deserialize_json(line)
+    except json.JSONDecodeError as exc:
+        msg = f"input line {number} is not JSON ({exc.msg} at column {exc.colno})"
+        raise InputError(msg) from None
+    except (ValueError, RecursionError) as exc:
+        msg = f"input line {number} is not JSON ({type(exc).__name__})"
+        raise InputError(msg) from None
+    if not isinstance(message, dict) or "type" not in message:
+        msg = f"input line {number} is not a Singer message (no 'type')"
+        raise InputError(msg)
+    missing = [k for k in _REQUIRED_KEYS.get(message["type"], ()) if k not in message]
+    if missing:
+        msg = f"input line {number}: a {message['type']} message without {', '.join(missing)}"
+        raise InputError(msg)
+    if message["type"] == "RECORD" and not isinstance(message["record"], dict):
+        msg = f"input line {number}: the RECORD's 'record' is not an object"
+        raise InputError(msg)
+    if message["type"] == "SCHEMA" and not (
+        isinstance(message["schema"], dict)
+        and isinstance(message["schema"].get("properties"), dict)
+    ):
+        msg = f"input line {number}: the SCHEMA's 'schema' has no 'properties' object"
+        raise InputError(msg)
+    return message
 
 
 class TargetKlaviyo(Target):
@@ -25,11 +108,14 @@ class TargetKlaviyo(Target):
 
     name = "target-klaviyo"
     config_jsonschema = CONFIG_SCHEMA
+    message_reader_class = NumberedReader
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._finished = False
         self._finish_lock = threading.Lock()
+        self._writing_state = False
+        self._deferred_signal: int | None = None
         # However the run ends (end of input, a failure, a signal), the summary is logged once:
         # at the end of the input, or else when the process exits.
         atexit.register(self.finish)
@@ -61,6 +147,8 @@ class TargetKlaviyo(Target):
             return EventSink
         if in_profiles:
             return ProfileSink
+        if stream_name == MELTANO_TEST_STREAM:
+            return ConfigTestSink
         if settings.skip_unmapped:
             self.logger.warning(
                 "stream '%s' has no mapping; skipping it (unmapped_streams is 'skip')", stream_name
@@ -80,7 +168,36 @@ class TargetKlaviyo(Target):
         if runtime.settings.dry_run:
             self.logger.info("dry run: not emitting state (a real run must still send this data)")
             return
-        super()._write_state_message(state)
+        # A signal while the line is written waits for the line to be whole.
+        self._writing_state = True
+        try:
+            super()._write_state_message(state)
+        finally:
+            self._writing_state = False
+        if self._deferred_signal is not None:
+            self._stop_on_signal(self._deferred_signal)
+
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+        """SIGTERM or SIGINT: stop at once with exit code 128 + the signal (143, 130), so that
+        Meltano reports a failed run. Nothing more is acknowledged: the last state line written
+        covers only what Klaviyo accepted, and a rerun from it resends the rest (the SDK's own
+        handler drained every sink from inside the signal and then exited 0)."""
+        if self._writing_state:
+            self._deferred_signal = signum
+            return
+        self._stop_on_signal(signum)
+
+    def _stop_on_signal(self, signum: int) -> None:
+        code = 128 + signum
+        self.logger.error(
+            "target-klaviyo stopped: received signal %d; records not yet delivered are not "
+            "acknowledged (rerun from the last state line); exit code %d",
+            signum,
+            code,
+        )
+        if "runtime" in self.__dict__:
+            self.runtime.transport.cancel()  # requests still retrying give up at once
+        sys.exit(code)
 
     def process_endofpipe(self) -> None:
         super().process_endofpipe()

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from decimal import Decimal
+import math
+import re
+from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
 
@@ -24,35 +26,105 @@ class TranslationError(ValueError):
     """A value that cannot become what Klaviyo expects (the record is dead-lettered)."""
 
 
+# A string of digits (optionally with a fraction) this long or longer is an epoch time, not an
+# ISO basic-format date such as 20261120.
+_EPOCH_TEXT = re.compile(r"^-?\d{9,}(\.\d+)?$")
+
+
 def to_iso_utc(value: Any) -> str | None:
     """ISO-8601 UTC (`YYYY-MM-DDTHH:MM:SS+00:00`, milliseconds when present) from a string,
-    datetime, date or epoch number (seconds, or milliseconds when very large)."""
+    datetime, date or epoch number (seconds, or milliseconds when very large).
+
+    Strings: any RFC 3339 / ISO-8601 form (`T`, `t` or a space between date and time, `Z` or
+    `z`, fractions of any length, offsets `+05:30`, `+0530`, `+05`, a date alone; no offset means
+    UTC), or epoch seconds or milliseconds written as digits."""
     if value is None:
         return None
     if isinstance(value, str):
         # The tap's canonical form passes through untouched: most values, so keep it cheap.
         if len(value) == 25 and value[10] == "T" and value.endswith("+00:00"):
             return value
+        text = value.strip()
+        if _EPOCH_TEXT.match(text):
+            return _from_epoch(Decimal(text), value)
         try:
-            parsed = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+            # Upper case: the only letters ISO-8601 has are T, Z and W (`2026-11-20t10:15:00z`).
+            parsed = dt.datetime.fromisoformat(text.upper())
         except ValueError:
-            raise TranslationError(f"not an ISO-8601 date-time: {value!r}") from None
+            raise TranslationError(f"not an ISO-8601 date-time: {_excerpt(value)}") from None
         return _format(parsed)
     if isinstance(value, bool):
         raise TranslationError(f"not a time: {value!r}")
     if isinstance(value, (int, float, Decimal)):
-        seconds = float(value)
-        if abs(seconds) > _EPOCH_MILLIS_ABOVE:
-            seconds /= 1000
-        try:
-            return _format(dt.datetime.fromtimestamp(seconds, tz=UTC))
-        except (OverflowError, OSError, ValueError):
-            raise TranslationError(f"epoch time out of range: {value!r}") from None
+        return _from_epoch(value, value)
     if isinstance(value, dt.datetime):
         return _format(value)
     if isinstance(value, dt.date):
         return _format(dt.datetime(value.year, value.month, value.day, tzinfo=UTC))
     raise TranslationError(f"not a time: {value!r}")
+
+
+def _from_epoch(number: float | Decimal, original: Any) -> str:
+    try:
+        seconds = float(number)
+        if not math.isfinite(seconds):
+            raise ValueError
+        if abs(seconds) > _EPOCH_MILLIS_ABOVE:
+            seconds /= 1000
+        return _format(dt.datetime.fromtimestamp(seconds, tz=UTC))
+    except (OverflowError, OSError, ValueError):
+        raise TranslationError(f"epoch time out of range: {_excerpt(original)}") from None
+
+
+def _excerpt(value: Any) -> str:
+    """A value for an error message: its repr, cut to 60 characters."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def to_money(value: Any) -> float | int:
+    """Klaviyo's event `value` from a number or a numeric string ("19.99", " 1e3 "), exact to the
+    cent (a Decimal's nearest double prints back as the same decimal up to 15 significant digits).
+
+    Raises TranslationError for booleans, non-numeric strings and non-finite numbers."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal, str)):
+        raise TranslationError(f"not a number: {_excerpt(value)}")
+    if isinstance(value, int):
+        if abs(value) >= 2**53:
+            raise TranslationError(f"too large for a JSON number: {value}")
+        return value
+    if isinstance(value, str):
+        try:
+            number = Decimal(value.strip())
+        except InvalidOperation:
+            raise TranslationError(f"not a number: {_excerpt(value)}") from None
+    else:
+        number = value if isinstance(value, Decimal) else Decimal(repr(value))
+    if not number.is_finite():
+        raise TranslationError(f"not a finite number: {_excerpt(value)}")
+    as_float = float(number)
+    if not math.isfinite(as_float):
+        raise TranslationError(f"too large for a JSON number: {_excerpt(value)}")
+    return as_float
+
+
+def non_finite(value: Any) -> bool:
+    """True for NaN and infinities (floats or Decimals), and Decimals too large for a double:
+    JSON has no such numbers (Python would write `NaN`, which no JSON parser takes)."""
+    if type(value) is float:
+        return not math.isfinite(value)
+    if isinstance(value, Decimal):
+        return not value.is_finite() or not math.isfinite(float(value))
+    return False
+
+
+# What an email address must look like to be sent (Klaviyo refuses the whole request otherwise):
+# something@domain.tld, no spaces, a top-level domain of two or more letters.
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)*\.[A-Za-z]{2,}$")
+
+
+def is_email(text: str) -> bool:
+    return _EMAIL.match(text) is not None
 
 
 def _format(moment: dt.datetime) -> str:
@@ -99,12 +171,48 @@ def avatar_url(avatar: Any) -> str | None:
     return None
 
 
-def location_parts(location: Any) -> dict[str, str] | None:
-    """Klaviyo location from Intercom's: only the non-null city, country and region."""
+# Klaviyo's profile location keys (ProfileUpsert `location`); `ip` is not taken from records.
+LOCATION_KEYS = (
+    "address1",
+    "address2",
+    "city",
+    "country",
+    "region",
+    "zip",
+    "timezone",
+    "latitude",
+    "longitude",
+)
+_COORDINATES = ("latitude", "longitude")
+
+
+def location_parts(location: Any) -> dict[str, Any] | None:
+    """Klaviyo location from an object (Intercom's, or any tap's): its non-null Klaviyo location
+    keys (Intercom's has city, country and region)."""
     if not isinstance(location, dict):
         return None
-    parts = {k: location[k] for k in ("city", "country", "region") if location.get(k) is not None}
-    return parts or None
+    return location_of({k: location.get(k) for k in LOCATION_KEYS})
+
+
+def location_of(parts: dict[str, Any]) -> dict[str, Any] | None:
+    """A Klaviyo location from its parts (by Klaviyo key): empty ones left out, coordinates as
+    numbers (numeric strings too), everything else as text. Raises TranslationError for a
+    coordinate that is not a finite number."""
+    location: dict[str, Any] = {}
+    for key, value in parts.items():
+        if value is None or isinstance(value, (dict, list, bool)):
+            continue
+        if key in _COORDINATES:
+            try:
+                location[key] = to_money(value)
+            except TranslationError as exc:
+                msg = f"{key}: {exc}"
+                raise TranslationError(msg) from None
+            continue
+        text = str(value).strip()
+        if text:
+            location[key] = text
+    return location or None
 
 
 class LimitCounter:
@@ -121,8 +229,14 @@ class LimitCounter:
 
 def fit_value(value: Any, depth: int, cuts: LimitCounter) -> Any:
     """A JSON-ready value within Klaviyo's limits: Decimal -> number, datetime -> ISO string,
-    strings <= 100 KB, arrays <= 4,000 items, nesting <= 10 (deeper parts become JSON text)."""
-    if value is None or isinstance(value, (bool, int, float)):
+    strings <= 100 KB, arrays <= 4,000 items, nesting <= 10 (deeper parts become JSON text).
+
+    Raises TranslationError for a number JSON cannot hold (NaN, infinities, 1e400)."""
+    if value is None or isinstance(value, (bool, int)):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise TranslationError(f"not a finite number: {value!r}")
         return value
     if isinstance(value, str):
         # 4 bytes is the most a character takes in UTF-8: short strings need no encoding.
@@ -130,6 +244,8 @@ def fit_value(value: Any, depth: int, cuts: LimitCounter) -> Any:
             return value
         return _fit_string(value, cuts)
     if isinstance(value, Decimal):
+        if non_finite(value):
+            raise TranslationError(f"not a finite number: {_excerpt(value)}")
         return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, (dt.datetime, dt.date)):
         return to_iso_utc(value)

@@ -247,7 +247,7 @@ def test_generic_stream_mapping_with_a_fixed_metric_and_key_properties() -> None
     [
         ({"time_field": "at"}, ["id"], "event_streams.orders: set exactly one of 'metric'"),
         ({"metric": "X"}, [], "event_streams.orders: set 'unique_id_field'"),
-        ({"metric": "X", "colour": 1}, ["id"], "event_streams.orders: unknown key(s) colour"),
+        ({"metric": "X", "colour": 1}, ["id"], "event_streams.orders: unknown key(s) 'colour'"),
         ({"metric": "X", "email_field": 3}, ["id"], "event_streams.orders.email_field must be"),
     ],
 )

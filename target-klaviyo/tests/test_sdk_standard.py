@@ -1,7 +1,10 @@
 """The SDK's standard target tests, with HTTP going to the Klaviyo stand-in.
 
 Every stream of the SDK's test files is mapped as an event stream (metric named after the stream,
-external_id from its key), so each test really sends bulk requests. All standard tests apply.
+external_id from its key), so each test really sends bulk requests. All standard tests apply but
+two, which expect the run to crash where this target goes on or stops with one line instead:
+a record missing its key property is dead-lettered (issue #10), and a RECORD before its SCHEMA
+stops the run naming the input line; both are tested below with the SDK's own files.
 """
 
 from __future__ import annotations
@@ -14,10 +17,16 @@ from typing import Any
 import pytest
 import singer_sdk.testing
 from singer_sdk.testing import get_target_test_class
+from singer_sdk.testing.suites import SingerTestSuite, target_tests
+from singer_sdk.testing.target_tests import (
+    TargetRecordBeforeSchemaTest,
+    TargetRecordMissingKeyProperty,
+)
 from target_klaviyo_testing.harness import Klaviyo, run_target
 
 from api_sandbox.server import BackgroundSandbox
 from api_sandbox.settings import KlaviyoSettings
+from target_klaviyo.errors import InputError
 from target_klaviyo.target import TargetKlaviyo
 
 KEY = "pk_sdk_suite_2468"
@@ -82,7 +91,16 @@ SAMPLE_CONFIG = {
     "rate_limit_scale": 0,
 }
 
-StandardTargetTests = get_target_test_class(target_class=TargetKlaviyo, config=SAMPLE_CONFIG)
+REPLACED = (TargetRecordBeforeSchemaTest, TargetRecordMissingKeyProperty)
+SUITE = SingerTestSuite(
+    kind="target", tests=[test for test in target_tests.tests if test not in REPLACED]
+)
+StandardTargetTests = get_target_test_class(
+    target_class=TargetKlaviyo,
+    config=SAMPLE_CONFIG,
+    custom_suites=[SUITE],
+    include_target_tests=False,
+)
 
 
 class TestTargetKlaviyo(StandardTargetTests):  # type: ignore[misc,valid-type]
@@ -112,3 +130,31 @@ def test_the_standard_streams_really_reach_klaviyo(
     assert special["properties"] == {
         "d": {"env": "prod", "agent:type": "desktop", "agent:os:version": "10.13.1"},
     }
+
+
+SDK_FILES = Path(singer_sdk.testing.__file__).parent / "target_test_streams"
+
+
+def test_the_sdk_record_missing_key_property_is_dead_lettered(
+    klaviyo: Klaviyo, caplog: pytest.LogCaptureFixture
+) -> None:
+    text = (SDK_FILES / "record_missing_key_property.singer").read_text()
+    records = [line for line in text.splitlines() if '"RECORD"' in line]
+    run = run_target(klaviyo.config(event_streams=EVENT_STREAMS), text, caplog)
+    assert run.error is None
+    missing = [d for d in run.dead_letters if d["detail"] == "missing key property 'id'"]
+    assert len(missing) == len(run.dead_letters) == 1
+    assert missing[0]["reason"] == "invalid record"
+    assert len(klaviyo.events()) == len(records) - 1
+
+
+def test_the_sdk_record_before_schema_stops_naming_the_line(
+    klaviyo: Klaviyo, caplog: pytest.LogCaptureFixture
+) -> None:
+    text = (SDK_FILES / "record_before_schema.singer").read_text()
+    run = run_target(klaviyo.config(event_streams=EVENT_STREAMS), text, caplog)
+    assert isinstance(run.error, InputError)
+    assert str(run.error) == (
+        "input line 1: a RECORD of stream 'test_record_before_schema' before any SCHEMA of it"
+    )
+    assert run.state_lines == []
