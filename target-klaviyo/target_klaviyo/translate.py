@@ -105,6 +105,8 @@ def to_money(value: Any) -> float | int:
     as_float = float(number)
     if not math.isfinite(as_float):
         raise TranslationError(f"too large for a JSON number: {_excerpt(value)}")
+    if number == number.to_integral_value() and abs(as_float) < 2**53:
+        return int(number)
     return as_float
 
 
