@@ -1,19 +1,26 @@
 """Conversations and tickets (searched by slices, details fetched concurrently) and their children.
 
 One conversation's path: `paging.SliceSearch.read_slices` returns it in a slice ->
-`DetailedSearchStream._fetch` (on the client's pool) GETs its detail once, looks up the contacts
-its in-window events need and derives its parts and event records once (`Fetched`) ->
-`_emit` yields the conversation record, and while the SDK syncs the children for it, they read
-that `Fetched` from their parent stream through `DetailedSearchStream.fetched_for`.
+`DetailedSearchStream._fetch_into` (on the client's pool) GETs its detail once and derives its parts
+and event seeds once (`Fetched`); the last detail of the slice to arrive looks up the contacts the
+slice's events need (`ContactCache.resolve`: cached ones free, the others in one or a few contact
+searches) and builds the event records (`_SliceWork`) -> `_emit` yields the conversation record,
+and while the SDK syncs the children for it, they read that `Fetched` from their parent stream
+through `DetailedSearchStream.fetched_for`.
+
+Incremental runs that select events but neither conversations nor their parts skip the detail of a
+conversation whose search item proves it holds no event of the window
+(`search_item_proves_no_event`).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 from singer_sdk import Tap, metrics
@@ -40,8 +47,71 @@ class Fetched:
     object_id: str
     detail: Json
     parts: list[Json]  # parts new or changed in the window
-    events: list[Json]  # contract events in the window
+    seeds: list[events.EventSeed]  # contract events in the window, before contact lookups
     truncation: Truncation | None
+    events: list[Json] = field(default_factory=list)  # the seeds' records (`_SliceWork.finish`)
+
+
+class _SliceWork:
+    """One slice's details, fetched on the pool; the last one to arrive finishes the slice."""
+
+    def __init__(
+        self, found: Slice, count: int, window: SyncWindow, *, with_events: bool, with_parts: bool
+    ) -> None:
+        self.found = found
+        self.window = window
+        self.with_events = with_events
+        self.with_parts = with_parts
+        self.results: list[Fetched | None] = [None] * count
+        self.futures: list[Future[None]] = []
+        self.done: Future[None] = Future()  # set once the slice's events are built
+        self._left = count
+        self._lock = threading.Lock()
+        if count == 0:
+            self.done.set_result(None)
+
+    def arrived(self) -> bool:
+        """One detail is in (or failed); True for the last one."""
+        with self._lock:
+            self._left -= 1
+            return self._left == 0
+
+
+def search_item_proves_no_event(item: Mapping[str, Any], window: SyncWindow) -> bool:
+    """Whether a conversation's SEARCH item (no parts) proves it holds no event of the window,
+    so its detail is not needed when neither the conversation nor its parts are emitted.
+
+    Mirrors the rules of events.conversation_event_seeds with the parts unknown; in doubt, False:
+    - Created: `created_at` not after the event floor;
+    - Replied: `statistics.last_contact_reply_at` (every contact reply moves it) present and not
+      after the floor; null statistics or no such field: unknown;
+    - Rated: no rating, or one whose `updated_at` (2.14+) is not after the floor; without
+      `updated_at` (2.11-2.13) a rating may be new whenever a change is unexplained: unknown;
+    - Read: `read` not true; or a Read key not newer than the floor and no change since it
+      (`updated_at` not after the floor), as `read_became_true_after` needs the parts otherwise.
+    Admin-only changes (notes, admin replies, assignments) of an unread conversation are skipped.
+    """
+    floor = window.events_after
+    created_at = events.as_epoch(item.get("created_at"))
+    if created_at is None or created_at > floor:
+        return False
+    statistics = item.get("statistics")
+    if not isinstance(statistics, Mapping) or "last_contact_reply_at" not in statistics:
+        return False
+    last_contact_reply = events.as_epoch(statistics.get("last_contact_reply_at"))
+    if last_contact_reply is not None and last_contact_reply > floor:
+        return False
+    rating = item.get("conversation_rating")
+    if isinstance(rating, Mapping) and rating.get("rating") is not None:
+        rated_at = events.as_epoch(rating.get("updated_at"))
+        if rated_at is None or rated_at > floor:
+            return False
+    if item.get("read") is True:
+        key_time = events.as_epoch(statistics.get("last_admin_reply_at")) or created_at
+        updated_at = events.as_epoch(item.get("updated_at"))
+        if key_time > floor or updated_at is None or updated_at > floor:
+            return False
+    return True
 
 
 class DetailedSearchStream(IncrementalStream):
@@ -65,6 +135,7 @@ class DetailedSearchStream(IncrementalStream):
         super().__init__(tap, run)
         self._current: Fetched | None = None
         self.children: list[ChildStream] = []
+        self.skipped_details = 0  # search items that proved no event: no detail GET
 
     @property
     def id_key(self) -> str:
@@ -97,29 +168,78 @@ class DetailedSearchStream(IncrementalStream):
             page_size=self.run.settings.page_size,
             logger=self.logger,
         )
-        # Ids fetched this run: an object read again after it moved was already read after
+        # Ids read this run: an object read again after it moved was already read after
         # `window.end`, so every event of this window was in that read.
         taken: set[str] = set()
-        pending: deque[tuple[Slice, list[Future[Fetched | None]]]] = deque()
+        # A search item read after `window.end` is such a read too: when it proves the object
+        # has no event in the window and nothing else is emitted from the detail, no GET.
+        skip_quiet = (
+            self.object_type == "conversation" and with_events and not with_parts
+        ) and not self.selected
+        pending: deque[_SliceWork] = deque()
         for found in search.read_slices(window.lower):
             items = [i for i in found.items if str(i["id"]) not in taken]
             taken.update(str(i["id"]) for i in items)
-            futures = [
-                self.run.client.submit(self._fetch, str(i["id"]), window, with_events, with_parts)
-                for i in items
+            if skip_quiet:
+                unskipped = [i for i in items if not search_item_proves_no_event(i, window)]
+                self.skipped_details += len(items) - len(unskipped)
+                items = unskipped
+            work = _SliceWork(
+                found, len(items), window, with_events=with_events, with_parts=with_parts
+            )
+            work.futures = [
+                self.run.client.submit(self._fetch_into, work, n, str(i["id"]))
+                for n, i in enumerate(items)
             ]
-            pending.append((found, futures))
+            pending.append(work)
             if len(pending) > LOOKAHEAD_SLICES:
-                yield from self._emit(*pending.popleft(), window)
+                yield from self._emit(pending.popleft(), window)
         while pending:
-            yield from self._emit(*pending.popleft(), window)
+            yield from self._emit(pending.popleft(), window)
+        if self.skipped_details:
+            self.logger.info(
+                "%d %ss unchanged for events since %s: no detail fetched",
+                self.skipped_details,
+                self.object_type,
+                events.iso_time(window.events_after),
+            )
         self.finish(window)
+
+    def _fetch_into(self, work: _SliceWork, index: int, object_id: str) -> None:
+        """Runs on the pool: one object of the slice; the slice's last one finishes it."""
+        try:
+            work.results[index] = self._fetch(
+                object_id, work.window, work.with_events, work.with_parts
+            )
+        finally:
+            if work.arrived():
+                self._finish(work)
+
+    def _finish(self, work: _SliceWork) -> None:
+        """The slice's contacts, looked up together (cached ones cost nothing), then its events."""
+        try:
+            if work.with_events:
+                fetched = [f for f in work.results if f is not None and f.seeds]
+                wanted = {s.contact_id for f in fetched for s in f.seeds if s.contact_id}
+                lookups = self.run.lookups(self.run.contacts.resolve(wanted))
+                records = {
+                    f.object_id: events.event_records(f.detail, self.object_type, f.seeds, lookups)
+                    for f in fetched
+                }
+                work.results = [
+                    f
+                    if f is None or f.object_id not in records
+                    else replace(f, events=records[f.object_id])
+                    for f in work.results
+                ]
+            work.done.set_result(None)
+        except Exception as exc:  # noqa: BLE001 - raised where the slice is emitted
+            work.done.set_exception(exc)
 
     def _fetch(
         self, object_id: str, window: SyncWindow, with_events: bool, with_parts: bool
     ) -> Fetched | None:
-        """Runs on the pool: the detail, its truncation, the contacts its events need, its
-        parts and events for the window."""
+        """The detail, its truncation, its parts and event seeds for the window."""
         detail = self.run.client.get(f"/{self.object_type}s/{object_id}", missing_ok=True)
         if detail is None:
             return None
@@ -133,17 +253,8 @@ class DetailedSearchStream(IncrementalStream):
                 )
                 if window.holds_change(changed_at):
                     parts.append({**part, self.id_key: object_id})
-        found_events: list[Json] = []
-        if with_events:
-            seeds = list(self.event_seeds(detail, window))
-            contacts = {}
-            for contact_id in sorted({s.contact_id for s in seeds if s.contact_id}):
-                contact = self.run.contacts.get(contact_id)
-                if contact is not None:
-                    contacts[contact_id] = contact
-            lookups = self.run.lookups(contacts)
-            found_events = events.event_records(detail, self.object_type, seeds, lookups)
-        return Fetched(object_id, detail, parts, found_events, truncation)
+        seeds = list(self.event_seeds(detail, window)) if with_events else []
+        return Fetched(object_id, detail, parts, seeds, truncation)
 
     def _truncation(
         self, object_id: str, detail: Json, part_list: list[Json], window: SyncWindow
@@ -171,11 +282,11 @@ class DetailedSearchStream(IncrementalStream):
             events_missing=missing,
         )
 
-    def _emit(
-        self, found: Slice, futures: list[Future[Fetched | None]], window: SyncWindow
-    ) -> Iterator[Json]:
-        for future in futures:
-            fetched = future.result()
+    def _emit(self, work: _SliceWork, window: SyncWindow) -> Iterator[Json]:
+        for future in work.futures:
+            future.result()  # a detail's error (or cancellation) stops the run here
+        work.done.result()
+        for fetched in work.results:
             if fetched is None:
                 continue
             if fetched.truncation is not None:
@@ -185,13 +296,13 @@ class DetailedSearchStream(IncrementalStream):
                 yield self._record(fetched.detail)
             finally:
                 self._current = None
-        gone = len(futures) - sum(1 for f in futures if f.result() is not None)
+        gone = sum(1 for f in work.results if f is None)
         if gone:
             self.logger.warning(
                 "%d %s(s) disappeared (404) after they were listed: skipped", gone, self.object_type
             )
-        if found.upper is not None:
-            self.checkpoint(window, read_through=found.upper)
+        if work.found.upper is not None:
+            self.checkpoint(window, read_through=work.found.upper)
 
     def _report(self, truncation: Truncation) -> None:
         self.run.report.add_truncation(truncation)

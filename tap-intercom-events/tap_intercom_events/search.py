@@ -69,6 +69,17 @@ def contact_search_body(*, lower: int, page_size: int, cursor: str | None) -> di
     return body
 
 
+def contact_ids_body(contact_ids: list[str], *, cursor: str | None) -> Json:
+    """Contacts by id: one `IN` filter (lookups.CONTACT_BATCH ids at most), one page of 150."""
+    body: Json = {
+        "query": {"field": "id", "operator": "IN", "value": list(contact_ids)},
+        "pagination": {"per_page": MAX_PAGE_SIZE},
+    }
+    if cursor:
+        body["pagination"]["starting_after"] = cursor
+    return body
+
+
 def next_cursor(page: dict[str, Any]) -> str | None:
     """`pages.next.starting_after` of a list/search response, or None on the last page."""
     pages = page.get("pages") or {}

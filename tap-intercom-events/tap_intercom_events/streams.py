@@ -71,7 +71,8 @@ class ContactsStream(IncrementalStream):
     """Contacts changed since the bookmark, with `tag_names` added.
 
     Contact search matches dates by day: the query starts at the bookmark's day and records that
-    are not newer than the window's lower bound (or later than its end) are dropped here.
+    are not newer than the window's lower bound (or later than its end) are dropped here. Every
+    contact the search returns goes into the run's contact cache (events need no GET for it).
     """
 
     name = "contacts"
@@ -99,9 +100,13 @@ class ContactsStream(IncrementalStream):
             body=body,
             logger=self.logger,
         )
+        cache = self.run.contacts
         complete = True
         for page in pages:
             complete = complete and not page.gave_up
+            for contact in page.items:
+                # Events of this run look these up without another request (trimmed entries).
+                cache.add(contact)
             contacts = [c for c in page.items if window.lower < int(c["updated_at"]) <= window.end]
             names = client.map_ordered(lambda c: contact_tag_names(c, tags, client), contacts)
             for contact, tag_names in zip(contacts, names, strict=True):
