@@ -29,6 +29,7 @@ def start_intercom() -> Iterator[Callable[..., str]]:
         seed: int = 7,
         faults: FaultSettings | None = None,
         rate_limit_per_minute: int = 10_000,
+        rate_window_seconds: float = 10.0,
     ) -> str:
         settings = IntercomSettings(
             contacts=contacts,
@@ -37,6 +38,7 @@ def start_intercom() -> Iterator[Callable[..., str]]:
             seed=seed,
             now=HISTORY_END,
             rate_limit_per_minute=rate_limit_per_minute,
+            rate_window_seconds=rate_window_seconds,
             faults=faults or FaultSettings(),
         )
         sandbox = BackgroundSandbox(settings).start()

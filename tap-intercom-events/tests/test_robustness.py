@@ -75,11 +75,14 @@ def by_key(result: Any) -> dict[str, list[Any]]:
 
 
 def test_injected_500s_and_429s_do_not_change_the_records(start_intercom: Any) -> None:
-    # Small: each 429 waits for the stand-in's next 10-second window, as Intercom's would.
-    sizes = {"seed": 22, "contacts": 6, "conversations": 8, "tickets": 3}
+    # Each 429 waits for the stand-in's next window, as Intercom's would: 1-second windows here
+    # (the same 10,000 calls a minute) keep the test quick.
+    sizes = {"seed": 22, "contacts": 6, "conversations": 16, "tickets": 3}
     clean_url = start_intercom(**sizes)
     faulty_url = start_intercom(
-        **sizes, faults=FaultSettings(error_rate=0.1, throttle_rate=0.1, seed=5)
+        **sizes,
+        faults=FaultSettings(error_rate=0.1, throttle_rate=0.1, seed=5),
+        rate_window_seconds=1.0,
     )
     clean = run_tap_in_process(make_config(clean_url), now=RUN_AT)
     faulty = run_tap_in_process(make_config(faulty_url, max_concurrency=8), now=RUN_AT)
@@ -205,9 +208,15 @@ def test_cli_with_catalog_and_state_files_as_meltano_runs_it(
 
 
 def test_limiter_keeps_under_a_small_rate_limit_without_a_429(start_intercom: Any) -> None:
-    # 300 calls a minute = 50 per 10-second window; the sync needs more than one window.
+    # 3,000 calls a minute in 1-second windows = 50 per window (what 300 a minute gives in
+    # Intercom's 10-second windows, ten times quicker); the sync needs more than one window.
     url = start_intercom(
-        seed=26, contacts=5, conversations=45, tickets=4, rate_limit_per_minute=300
+        seed=26,
+        contacts=5,
+        conversations=45,
+        tickets=4,
+        rate_limit_per_minute=3_000,
+        rate_window_seconds=1.0,
     )
     result = run_tap_in_process(make_config(url, max_concurrency=4), now=RUN_AT)
     stats = control(url, "stats")
