@@ -13,7 +13,9 @@ from functools import cached_property
 from types import FrameType
 from typing import IO, Any
 
+import click
 from singer_sdk.exceptions import RecordsWithoutSchemaException
+from singer_sdk.plugin_base import _ConfigInput
 from singer_sdk.singerlib.encoding import SimpleSingerReader
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 from singer_sdk.singerlib.json import deserialize_json
@@ -21,8 +23,9 @@ from singer_sdk.sinks import Sink
 from singer_sdk.target_base import Target
 
 from target_klaviyo.errors import InputError, KlaviyoError, MappingConfigError
+from target_klaviyo.key_check import check_key
 from target_klaviyo.runtime import Runtime, build_runtime
-from target_klaviyo.settings import CONFIG_SCHEMA, setting
+from target_klaviyo.settings import CONFIG_SCHEMA, Settings, setting
 from target_klaviyo.sinks import (
     MELTANO_TEST_STREAM,
     ConfigTestSink,
@@ -228,6 +231,20 @@ class TargetKlaviyo(Target):
             self.logger.warning("dead letters written to %s", runtime.dead_letters.path)
 
     @classmethod
+    def get_singer_command(cls) -> click.Command:
+        command = super().get_singer_command()
+        command.params.append(
+            click.Option(
+                ["--test"],
+                is_flag=True,
+                default=False,
+                help="Check the API key with one GET /api/accounts, send nothing, and exit "
+                "(0: Klaviyo accepted it; 1: one line saying what to fix).",
+            )
+        )
+        return command
+
+    @classmethod
     def invoke(  # type: ignore[override]
         cls,
         *,
@@ -235,17 +252,38 @@ class TargetKlaviyo(Target):
         about_format: str | None = None,
         config: Any = None,
         file_input: IO[str] | None = None,
+        test: bool = False,
     ) -> None:
         """Run the target; a configuration or delivery failure ends the run with one clear line
         and exit code 1, with no state emitted for what was not delivered (the summary follows,
-        as the process exits)."""
+        as the process exits). `--test` only checks the key."""
         try:
+            if test:
+                cls.test_key(config)
+                return
             super().invoke(
                 about=about, about_format=about_format, config=config, file_input=file_input
             )
         except (KlaviyoError, MappingConfigError) as exc:
             cls.logger.error("target-klaviyo stopped: %s", exc)
             sys.exit(1)
+
+    @classmethod
+    def test_key(cls, config: Any) -> None:
+        """`--test`: the check behind Meltano's test stream, without any input."""
+        config = config or _ConfigInput()
+        target = cls(config=config.config, validate_config=True, parse_env_config=config.parse_env)
+        settings = Settings.from_config(target.config)
+        if settings.api_key is None:
+            msg = "no Klaviyo API key: set the 'api_key' setting (TARGET_KLAVIYO_API_KEY)"
+            raise KlaviyoError(msg)
+        line = check_key(
+            api_url=settings.api_url,
+            api_key=settings.api_key,
+            revision=settings.revision,
+            timeout=settings.request_timeout,
+        )
+        target.logger.info("test: %s", line)
 
 
 if __name__ == "__main__":
