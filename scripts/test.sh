@@ -22,4 +22,4 @@ twine check --strict "$dist"/*.whl "$dist"/*.tar.gz
 bash scripts/install-plugins.sh
 bash scripts/install-warehouse.sh  # PostgreSQL + target-postgres for tests/test_warehouse.py
 echo "== pytest"
-pytest -n 2 --dist loadgroup "$@"
+pytest -n 2 --dist loadfile "$@"

@@ -9,14 +9,11 @@ import time
 from collections import Counter
 from typing import Any
 
-import pytest
 from e2e_expected import identifiers, mismatches, split_ledger
 from e2e_pipeline import INTERCOM_TOKEN, KLAVIYO_KEY, Pipeline
 
-# Meltano writes each plugin's catalog to one file under .meltano/run/: two `meltano` commands on this project at
-# the same time would overwrite each other's. So every test that runs meltano on this project is in one xdist
-# group, which scripts/test.sh's `--dist loadgroup` keeps on one pytest-xdist worker.
-pytestmark = pytest.mark.xdist_group("root-meltano-project")
+# Every test here runs meltano on this repository's project through the `pipeline` fixture, which holds
+# the project's lock (tests/conftest.py): two meltano commands at once would overwrite each other's catalog.
 
 
 def expected_contents(pipeline: Pipeline) -> tuple[dict[str, Any], set[str], list[dict[str, Any]]]:

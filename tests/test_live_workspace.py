@@ -13,12 +13,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pytest
 from e2e_expected import epoch, identifiers, mismatches, split_ledger
 from e2e_pipeline import Pipeline
 
-# Runs meltano on this project: one xdist worker with the other such files (scripts/test.sh).
-pytestmark = pytest.mark.xdist_group("root-meltano-project")
+# Runs meltano on this project through the `pipeline` fixture, which holds the project's lock
+# (tests/conftest.py).
 
 
 def stored(pipeline: Pipeline) -> list[dict[str, Any]]:
