@@ -21,5 +21,6 @@ done
 twine check --strict "$dist"/*.whl "$dist"/*.tar.gz
 bash scripts/install-plugins.sh
 bash scripts/install-warehouse.sh  # PostgreSQL + target-postgres for tests/test_warehouse.py
+bash scripts/install-third-party.sh  # tap-jsonl + meltanolabs-tap-postgres for tests/test_any_tap.py
 echo "== pytest"
 pytest -n 2 --dist loadfile "$@"

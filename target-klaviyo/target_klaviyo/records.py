@@ -37,6 +37,7 @@ from target_klaviyo.translate import (
     to_e164,
     to_iso_utc,
     to_money,
+    to_number,
 )
 
 # The SDK's record metadata (`add_record_metadata`, and file taps' `_sdc_*` columns): never sent
@@ -124,6 +125,8 @@ class EventRules:
     string_fields: frozenset[str] = frozenset()
     # Date-time fields (by the schema) other than the event time: normalised to ISO-8601 UTC too.
     time_properties: frozenset[str] = frozenset()
+    # Fields the schema marks `singer.decimal` (SQL taps' numeric columns as strings): numbers.
+    decimal_fields: frozenset[str] = frozenset()
     cuts: LimitCounter = field(default_factory=LimitCounter)
     _plans: dict[str, list[tuple[FieldPath, str]]] = field(default_factory=dict)
     _identity_names: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
@@ -179,6 +182,17 @@ class ProfileRules:
     renames: Renames
     default_region: str
     cuts: LimitCounter = field(default_factory=LimitCounter)
+    decimal_fields: frozenset[str] = frozenset()  # as EventRules.decimal_fields
+
+
+def normalise_decimals(record: dict[str, Any], fields: frozenset[str]) -> None:
+    """`singer.decimal` strings ("19.99") as numbers, exact to the cent; anything else as it came
+    (a value_field still refuses it, naming the field)."""
+    for name in fields:
+        value = record.get(name)
+        if isinstance(value, str):
+            with contextlib.suppress(TranslationError):
+                record[name] = to_number(value)
 
 
 def _format_limit(moment: dt.datetime) -> str:
@@ -189,6 +203,8 @@ def translate_event(record: dict[str, Any], rules: EventRules) -> EventItem | Re
     """A record of an event stream -> an event item, or why it cannot be sent."""
     if rules.time_properties:
         rules.normalise_times(record)
+    if rules.decimal_fields:
+        normalise_decimals(record, rules.decimal_fields)
     mapping = rules.mapping
     if mapping.metric is not None:
         contract_metric = mapping.metric
@@ -291,6 +307,8 @@ def translate_event(record: dict[str, Any], rules: EventRules) -> EventItem | Re
 
 def translate_profile(record: dict[str, Any], rules: ProfileRules) -> ProfileItem | Rejection:
     """A record of a profile stream -> a profile item (docs/contract.md, "Profiles"), or why not."""
+    if rules.decimal_fields:
+        normalise_decimals(record, rules.decimal_fields)
     mapping = rules.mapping
     identity = _usable_identity(record, mapping, rules.default_region)
     if isinstance(identity, Rejection):

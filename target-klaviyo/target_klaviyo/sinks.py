@@ -221,11 +221,11 @@ def _unflattening(target: Target, stream_name: str) -> Unflattening | None:
     return Unflattening.from_schema(raw_schema, options.max_level, key_of)
 
 
-def _date_time_fields(schema: dict[str, Any]) -> set[str]:
+def _fields_of_format(schema: dict[str, Any], form: str) -> set[str]:
     fields = set()
     for name, prop in (schema.get("properties") or {}).items():
         options = [prop, *(prop.get("anyOf") or [])] if isinstance(prop, dict) else []
-        if any(isinstance(o, dict) and o.get("format") == "date-time" for o in options):
+        if any(isinstance(o, dict) and o.get("format") == form for o in options):
             fields.add(name)
     return fields
 
@@ -261,8 +261,9 @@ class EventSink(KlaviyoSink[EventItem, EventChunk]):
             max_properties=settings.max_event_properties,
             string_fields=_string_fields(self.record_schema),
             time_properties=frozenset(
-                _date_time_fields(self.record_schema) - mapping.used_fields()
+                _fields_of_format(self.record_schema, "date-time") - mapping.used_fields()
             ),
+            decimal_fields=frozenset(_fields_of_format(self.record_schema, "singer.decimal")),
         )
 
     def translate(self, record: dict[str, Any]) -> EventItem | Rejection:
@@ -293,6 +294,7 @@ class ProfileSink(KlaviyoSink[ProfileItem, ProfileChunk]):
             ),
             renames=settings.renames,
             default_region=settings.default_region,
+            decimal_fields=frozenset(_fields_of_format(self.record_schema, "singer.decimal")),
         )
 
     def translate(self, record: dict[str, Any]) -> ProfileItem | Rejection:

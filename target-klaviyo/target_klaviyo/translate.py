@@ -110,6 +110,20 @@ def to_money(value: Any) -> float | int:
     return as_float
 
 
+def to_number(text: str) -> int | float:
+    """A numeric string as a JSON number: integers exactly (ids past 2^53 too), others as the
+    nearest double. Raises TranslationError when it is not a finite number."""
+    try:
+        number = Decimal(text.strip())
+    except InvalidOperation:
+        raise TranslationError(f"not a number: {_excerpt(text)}") from None
+    if non_finite(number):
+        raise TranslationError(f"not a finite number: {_excerpt(text)}")
+    if number == number.to_integral_value():
+        return int(number)
+    return float(number)
+
+
 def non_finite(value: Any) -> bool:
     """True for NaN and infinities (floats or Decimals), and Decimals too large for a double:
     JSON has no such numbers (Python would write `NaN`, which no JSON parser takes)."""

@@ -29,7 +29,7 @@ from target_klaviyo_testing.singer import (
 )
 
 from target_klaviyo.errors import KlaviyoConfigError, KlaviyoError
-from target_klaviyo.translate import TranslationError, to_iso_utc, to_money
+from target_klaviyo.translate import TranslationError, to_iso_utc, to_money, to_number
 
 TARGET = Path(sys.executable).parent / "target-klaviyo"
 
@@ -515,13 +515,18 @@ def test_flattening_changes_nothing_klaviyo_gets(
     assert profile["properties"]["Intercom_custom_attributes"] == {"plan": "pro", "seats": 3}
     assert expected[0][0]["properties"]["Tags"] == ["a", "b"]
     klaviyo.control("reset", {})
+    assert klaviyo.events() == [] and klaviyo.profiles() == []
     flat = run_target(
         klaviyo.config(max_concurrency=1, flattening_enabled=True, flattening_max_depth=depth),
         intercom_input(),
         caplog,
     )
     assert flat.error is None
-    assert delivered(klaviyo) == expected
+    events, profiles = delivered(klaviyo)
+    assert events == expected[0]
+    assert [p["email"] for p in profiles] == [p["email"] for p in expected[1]]
+    for got, want in zip(profiles, expected[1], strict=True):
+        assert {k: (got[k], want[k]) for k in want if got[k] != want[k]} == {}
     assert flat.dead_letters == plain.dead_letters == []
 
 
@@ -633,3 +638,13 @@ def test_the_meltano_test_stream_checks_the_key(
     closed = run_target(klaviyo.config(api_url="http://127.0.0.1:9"), MELTANO_TEST, caplog)
     assert isinstance(closed.error, KlaviyoError)
     assert "check the 'api_url' setting" in str(closed.error)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("19.99", 19.99), ("5.00", 5), ("9007199254740993", 9007199254740993), ("-0.10", -0.1)],
+)
+def test_singer_decimal_strings_become_exact_numbers(text: str, expected: Any) -> None:
+    value = to_number(text)
+    assert value == expected
+    assert type(value) is type(expected)
