@@ -22,7 +22,8 @@ conversation_events).
     .venv/bin/python benchmarks/tap_benchmark.py --sizes 2000 --selection parts
     .venv/bin/python benchmarks/tap_benchmark.py --memory                     # peak RSS per dimension
 
-`--memory` runs without the rate limit (memory does not depend on it) at two sizes per dimension:
+`--memory` runs without the rate limit and with 5 ms latency (memory does not depend on them) at
+two sizes per dimension:
 conversations (50k and 100k, contacts 1,000) and contacts (50k and 100k, conversations 2,000), the
 Meltano selection; target: peak RSS under 150 MB and flat.
 """
@@ -126,11 +127,12 @@ def run(
     workdir: Path,
     *,
     rate_limited: bool = True,
+    latency_ms: int = 20,
 ) -> dict:
     args = [
         "--only", "intercom", "--seed", "5",
         "--conversations", str(conversations), "--contacts", str(contacts), "--tickets", "0",
-        "--latency-ms", "20", "--intercom-rate-limit", str(RATE_PER_MINUTE if rate_limited else 0),
+        "--latency-ms", str(latency_ms), "--intercom-rate-limit", str(RATE_PER_MINUTE if rate_limited else 0),
     ]  # fmt: skip
     started = time.monotonic()
     with SandboxProcess(*args).start(timeout=1800) as sandbox:
@@ -214,6 +216,7 @@ def main() -> None:
                     args.concurrency,
                     Path(tmp),
                     rate_limited=False,
+                    latency_ms=5,
                 )
                 print(json.dumps(result, indent=2), flush=True)
             return
