@@ -7,6 +7,7 @@ with exactly the ledger's events: none missing, none sent twice.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -15,6 +16,8 @@ from typing import Any
 
 from e2e_expected import epoch, identifiers, mismatches, split_ledger
 from e2e_pipeline import Pipeline
+
+REPORTED = "reported by the tap: data it could not read"  # target-klaviyo's dead-letter reason
 
 # Runs meltano on this project through the `pipeline` fixture, which holds the project's lock
 # (tests/conftest.py).
@@ -209,3 +212,68 @@ def test_switching_api_versions_sends_no_new_event(pipeline: Pipeline) -> None:
         assert {e["unique_id"]: e["metric"] for e in stored(pipeline)} == first, version
     # Every resync resent every event under the same id: Klaviyo kept each once.
     assert arrivals(pipeline) == 3 * len(first)
+
+
+def dead_letters(pipeline: Pipeline) -> list[dict[str, Any]]:
+    if not pipeline.dead_letter_path.exists():
+        return []
+    lines = pipeline.dead_letter_path.read_text().splitlines()
+    return [json.loads(line) for line in lines if line]
+
+
+def out_of_reach_replies(pipeline: Pipeline, conversation_id: str) -> set[str]:
+    """Ledger keys of the contact replies among a conversation's parts older than its newest 500
+    (the dataset has every part; the API returns the newest 500)."""
+    conversation = next(
+        c
+        for c in pipeline.intercom("dataset?kind=conversations")["data"]
+        if str(c["id"]) == conversation_id
+    )
+    parts = conversation["conversation_parts"]["conversation_parts"]
+    hidden = {str(p["id"]) for p in parts[: max(0, len(parts) - 500)]}
+    ledger = pipeline.intercom("ledger")["events"]
+    return {
+        e["key"] for e in ledger if e["object_id"] == conversation_id and e["part_id"] in hidden
+    }
+
+
+def test_conversations_past_500_parts_are_reported(pipeline: Pipeline) -> None:
+    conversations = pipeline.intercom("dataset?kind=conversations")["data"]
+    contacts = {c["id"]: c for c in pipeline.intercom("dataset?kind=contacts")["data"]}
+    # Unread conversations whose contact Klaviyo can identify (contact replies erase a read's trace).
+    targets = [
+        str(c["id"])
+        for c in conversations
+        if not c["read"]
+        and c["contacts"]["contacts"]
+        and identifiers(contacts.get(c["contacts"]["contacts"][0]["id"]))
+    ]
+    first, second = targets[0], targets[-1]
+    bulk = {"action": "bulk_parts", "count": 700, "author": "contact"}
+    pipeline.intercom("mutations", {"mutations": [{**bulk, "conversation_id": first}]})
+    hidden_first = out_of_reach_replies(pipeline, first)
+    assert len(hidden_first) >= 200
+
+    run = pipeline.run_pipeline()
+    output = run.stdout + run.stderr
+    assert f"conversation {first} has" in output and "out of reach" in output
+    assert "truncated part lists: 1 (" in output
+    (report,) = [d for d in dead_letters(pipeline) if d["stream"] == "truncated_parts"]
+    assert report["record"]["object_id"] == first
+    assert report["record"]["events_missing"] == "certain"
+
+    time.sleep(1.1)  # the second batch of replies lands after run 1's window end
+    pipeline.intercom("mutations", {"mutations": [{**bulk, "conversation_id": second}]})
+    hidden_second = out_of_reach_replies(pipeline, second)
+    run = pipeline.run_pipeline()
+    reports = [d for d in dead_letters(pipeline) if d["stream"] == "truncated_parts"]
+    assert [r["record"]["object_id"] for r in reports] == [first, second]
+    assert "truncated part lists: 1 (" in run.stdout + run.stderr
+
+    # Klaviyo has every event but the replies Intercom no longer returns: none of those, all others.
+    deliverable, _ = expected_events(pipeline)
+    stored_ids = {e["unique_id"] for e in stored(pipeline)}
+    hidden = hidden_first | hidden_second
+    assert stored_ids == set(deliverable) - hidden
+    summary = run.stdout + run.stderr
+    assert f"{REPORTED}: 1" in summary

@@ -130,7 +130,7 @@ class IntercomClient:
         json_body: dict[str, Any] | None = None,
         missing_ok: bool = False,
     ) -> dict[str, Any] | None:
-        """Send with rate limiting and retries; returns the JSON body (None: 404 and missing_ok)."""
+        """Send with rate limiting and retries; returns the JSON body (None: 404/410 and missing_ok)."""
         url = path if path.startswith("http") else f"{self.base_url}{path}"
         return self._with_retries(method, url, params, json_body, missing_ok)
 
@@ -247,7 +247,8 @@ class IntercomClient:
                 + (" and the app's permissions" if status == 403 else "")
             )
             raise IntercomAuthError(msg)
-        if status == 404 and missing_ok:
+        if status in (404, 410) and missing_ok:
+            # 404: deleted (or merged, up to 2.15); 410 Gone: merged into another contact (2.16).
             return None
         if status >= 400:
             detail = _error_detail(response)

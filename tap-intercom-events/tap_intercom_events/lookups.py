@@ -10,7 +10,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
-from tap_intercom_events.client import IntercomClient, IntercomError
+from tap_intercom_events.client import IntercomClient
 from tap_intercom_events.search import CursorGuard, contact_ids_body, next_cursor
 
 LOGGER = logging.getLogger("tap-intercom-events.lookups")
@@ -21,9 +21,6 @@ Json = dict[str, Any]
 # most 15 filters per AND/OR group but no maximum length of an IN list: 50 is a conservative choice
 # (one filter, well under the 150 a page returns, so one request per batch).
 CONTACT_BATCH = 50
-# GET /contacts/{id} of a merged contact answers 410 Gone (2.16); the client's message for it.
-# A 404 (deleted) is already None (missing_ok).
-_GONE = "Intercom answered 410 "
 
 # A trimmed contact: `[role, email, phone, external_id]` as compact JSON, one string (the id is the
 # key): about 225 bytes a contact with its key and slot, where a tuple of four strings takes 380.
@@ -150,12 +147,7 @@ class ContactCache:
 
     def _get(self, contact_id: str) -> Json | None:
         """GET /contacts/{id}; None when there is no such contact (404 deleted, 410 merged)."""
-        try:
-            return self._client.get(f"/contacts/{contact_id}", missing_ok=True)
-        except IntercomError as exc:
-            if str(exc).startswith(_GONE):
-                return None
-            raise
+        return self._client.get(f"/contacts/{contact_id}", missing_ok=True)
 
 
 def _trim(contact: Json) -> _Entry:

@@ -88,6 +88,11 @@ DEFAULT_METRIC_PROPERTY_NAMES: dict[str, dict[str, str | None]] = {
     },
 }
 
+# tap-intercom-events streams that report what the tap could not read (truncated_parts: conversations
+# and tickets past Intercom's 500-part cap whose missing parts may hold events). Each record goes to
+# the dead-letter file, where users look for what did not reach Klaviyo.
+DEFAULT_REPORT_STREAMS = ["truncated_parts"]
+
 # tap-intercom-events streams that are not delivered to Klaviyo (their content reaches Klaviyo
 # through the event streams).
 DEFAULT_SKIP_STREAMS = [

@@ -10,6 +10,7 @@ NO_IDENTIFIER = "no usable identifier"
 INVALID_RECORD = "invalid record"
 REJECTED = "rejected by Klaviyo"
 IMPORT_ERROR = "profile import error"
+REPORTED_BY_TAP = "reported by the tap: data it could not read"
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from singer_sdk.helpers._flattening import flatten_key, get_flattening_options
 from singer_sdk.sinks import BatchSink
 from singer_sdk.target_base import Target
 
-from target_klaviyo.items import INVALID_RECORD, EventItem, ProfileItem, Rejection
+from target_klaviyo.items import INVALID_RECORD, REPORTED_BY_TAP, EventItem, ProfileItem, Rejection
 from target_klaviyo.key_check import check_key
 from target_klaviyo.payloads import (
     Chunking,
@@ -329,6 +329,18 @@ class SkippedSink(_TargetSink):
         skipped = context.get("skipped", 0)
         if skipped:
             self.runtime.stats.count_skipped(self.stream_name, skipped)
+
+
+class ReportSink(SkippedSink):
+    """A tap's report of data it could not read (defaults.DEFAULT_REPORT_STREAMS): every record
+    goes to the dead-letter file with the reason, and is counted in the run summary."""
+
+    def process_record(self, record: dict, context: dict) -> None:
+        detail = "; ".join(f"{k}={v}" for k, v in record.items() if not k.startswith("_sdc_"))
+        self.runtime.dead_letters.write(self.stream_name, record, REPORTED_BY_TAP, detail)
+
+    def process_batch(self, context: dict) -> None:
+        return
 
 
 class ConfigTestSink(SkippedSink):

@@ -22,6 +22,7 @@ from singer_sdk.singerlib.json import deserialize_json
 from singer_sdk.sinks import Sink
 from singer_sdk.target_base import Target
 
+from target_klaviyo.defaults import DEFAULT_REPORT_STREAMS
 from target_klaviyo.errors import InputError, KlaviyoError, MappingConfigError
 from target_klaviyo.key_check import check_key
 from target_klaviyo.runtime import Runtime, build_runtime
@@ -31,6 +32,7 @@ from target_klaviyo.sinks import (
     ConfigTestSink,
     EventSink,
     ProfileSink,
+    ReportSink,
     SkippedSink,
 )
 
@@ -152,6 +154,8 @@ class TargetKlaviyo(Target):
             return ProfileSink
         if stream_name == MELTANO_TEST_STREAM:
             return ConfigTestSink
+        if stream_name in DEFAULT_REPORT_STREAMS:
+            return ReportSink
         if settings.skip_unmapped:
             self.logger.warning(
                 "stream '%s' has no mapping; skipping it (unmapped_streams is 'skip')", stream_name
