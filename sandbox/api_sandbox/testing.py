@@ -21,6 +21,24 @@ def control(base_url: str, path: str, payload: Any = None, *, method: str | None
     return response.json() if response.content else None
 
 
+def ledger(base_url: str) -> dict[str, dict[str, Any]]:
+    """The Intercom stand-in's ledger (its contract events by construction), by key."""
+    return {entry["key"]: entry for entry in control(base_url, "ledger")["events"]}
+
+
+def mutate(base_url: str, *mutations: dict[str, Any]) -> list[dict[str, Any]]:
+    """Apply Intercom mutations now (POST /_sandbox/mutations); their results, in order."""
+    results: list[dict[str, Any]] = control(base_url, "mutations", {"mutations": list(mutations)})[
+        "results"
+    ]
+    return results
+
+
+def dataset(base_url: str, kind: str) -> list[dict[str, Any]]:
+    """The Intercom stand-in's raw objects of one kind (contacts, conversations, tickets, ...)."""
+    return list(control(base_url, f"dataset?kind={kind}")["data"])
+
+
 class SandboxProcess:
     """`api-sandbox serve` in a child process (its own interpreter and GIL): for e2e tests and benchmarks."""
 

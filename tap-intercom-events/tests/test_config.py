@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from singer_sdk.exceptions import ConfigValidationError
-from tap_test_support import (
+from tap_intercom_events_testing import (
     HISTORY_END,
     dataset,
     ledger_keys,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import atexit
 
 from singer_sdk.testing import SuiteConfig, get_tap_test_class
-from tap_test_support import HISTORY_END, TOKEN
+from tap_intercom_events_testing import HISTORY_END, TOKEN
 
 from api_sandbox.server import BackgroundSandbox
 from api_sandbox.settings import IntercomSettings

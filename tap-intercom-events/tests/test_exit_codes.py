@@ -12,7 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tap_test_support import HISTORY_END, TOKEN, ledger_keys, make_config, selected_catalog
+from tap_intercom_events_testing import (
+    HISTORY_END,
+    TOKEN,
+    ledger_keys,
+    make_config,
+    selected_catalog,
+)
 
 from api_sandbox.settings import FaultSettings
 

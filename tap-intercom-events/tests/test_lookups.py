@@ -14,7 +14,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from tap_test_support import HISTORY_END, dataset, ledger_keys, make_config, run_tap_in_process
+from tap_intercom_events_testing import (
+    HISTORY_END,
+    dataset,
+    ledger_keys,
+    make_config,
+    run_tap_in_process,
+)
 
 from api_sandbox.testing import control
 from tap_intercom_events.client import IntercomClient

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from tap_test_support import (
+from tap_intercom_events_testing import (
     HISTORY_END,
     dataset,
     ledger_keys,

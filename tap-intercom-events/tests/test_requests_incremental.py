@@ -9,8 +9,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from tap_test_support import HISTORY_END, dataset, ledger_keys, make_config, mutate
-from tap_test_support import run_tap_in_process as run_tap
+from tap_intercom_events_testing import HISTORY_END, dataset, ledger_keys, make_config, mutate
+from tap_intercom_events_testing import run_tap_in_process as run_tap
 
 from api_sandbox.testing import control
 from tap_intercom_events import events

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tap_test_support import (
+from tap_intercom_events_testing import (
     HISTORY_END,
     dataset,
     ledger_keys,

@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 import pytest
-from tap_test_support import HISTORY_END, dataset, make_config, mutate
+from tap_intercom_events_testing import HISTORY_END, dataset, make_config, mutate
 
 from api_sandbox.testing import control
 from tap_intercom_events.client import IntercomClient

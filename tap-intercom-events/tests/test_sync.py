@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from tap_test_support import (
+from tap_intercom_events_testing import (
     EVENT_STREAMS,
     HISTORY_END,
     dataset,

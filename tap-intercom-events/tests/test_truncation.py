@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 import pytest
-from tap_test_support import (
+from tap_intercom_events_testing import (
     HISTORY_END,
     dataset,
     ledger_keys,

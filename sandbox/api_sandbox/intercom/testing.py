@@ -7,6 +7,7 @@ from typing import Any
 import requests
 
 from api_sandbox.settings import IntercomSettings
+from api_sandbox.testing import control, ledger, mutate
 
 
 class IntercomTestClient:
@@ -52,18 +53,10 @@ class IntercomTestClient:
             cursor = next_page["starting_after"]
 
     def control(self, path: str, payload: Any = None) -> Any:
-        verb = "POST" if payload is not None else "GET"
-        response = requests.request(
-            verb, f"{self.base_url}/_sandbox/{path}", json=payload, timeout=60
-        )
-        response.raise_for_status()
-        return response.json()
+        return control(self.base_url, path, payload)
 
     def mutate(self, *mutations: dict[str, Any]) -> list[dict[str, Any]]:
-        results: list[dict[str, Any]] = self.control("mutations", {"mutations": list(mutations)})[
-            "results"
-        ]
-        return results
+        return mutate(self.base_url, *mutations)
 
     def schedule(
         self,
@@ -90,4 +83,4 @@ class IntercomTestClient:
         return state
 
     def ledger_keys(self) -> set[str]:
-        return {e["key"] for e in self.control("ledger")["events"]}
+        return set(ledger(self.base_url))

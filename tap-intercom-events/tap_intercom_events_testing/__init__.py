@@ -1,4 +1,7 @@
-"""Test support: an in-process tap runner that captures Singer messages, and stand-in control helpers."""
+"""Test support for tap-intercom-events (not shipped in the wheel): an in-process tap runner that
+captures Singer messages, and the stand-in's control helpers (from api_sandbox.testing).
+
+The `start_intercom` fixture is in `tap_intercom_events_testing.fixtures`."""
 
 from __future__ import annotations
 
@@ -9,10 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from api_sandbox.testing import control
+from api_sandbox.settings import IntercomSettings
+from api_sandbox.testing import dataset, ledger, mutate
 from tap_intercom_events.tap import TapIntercomEvents
 
-TOKEN = "sandbox-intercom-token"
+TOKEN = IntercomSettings.token  # the stand-in's default
 # History of the generated data set ends at 10:00 UTC on 2026-09-21 (20717 days after the epoch),
 # so tests can place runs and mutations later the same day.
 HISTORY_END = 20717 * 86_400 + 10 * 3600
@@ -91,13 +95,19 @@ def run_tap_in_process(
 
 
 def ledger_keys(url: str) -> dict[str, dict[str, Any]]:
-    return {entry["key"]: entry for entry in control(url, "ledger")["events"]}
+    return ledger(url)
 
 
-def mutate(url: str, *mutations: dict[str, Any]) -> list[dict[str, Any]]:
-    return control(url, "mutations", {"mutations": list(mutations)})["results"]
-
-
-def dataset(url: str, kind: str) -> list[dict[str, Any]]:
-    body = control(url, f"dataset?kind={kind}")
-    return list(body["data"])
+__all__ = [
+    "EVENT_STREAMS",
+    "HISTORY_END",
+    "TOKEN",
+    "SyncResult",
+    "dataset",
+    "ledger_keys",
+    "make_config",
+    "mutate",
+    "parse_messages",
+    "run_tap_in_process",
+    "selected_catalog",
+]
