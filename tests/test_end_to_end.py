@@ -203,3 +203,23 @@ def test_a_wrong_token_fails_with_one_clear_line(pipeline: Pipeline) -> None:
     for secret in (wrong_token, INTERCOM_TOKEN, KLAVIYO_KEY):
         assert secret not in output
     assert arrivals(pipeline) == 0
+
+
+def test_padded_secrets_work_and_appear_nowhere_at_debug(pipeline: Pipeline) -> None:
+    """Both secrets pasted from files (a trailing newline, a CRLF) at DEBUG, through Meltano: the run
+    works, and neither secret is in anything the run writes: output, logs, dead letters, state."""
+    pipeline.env["TAP_INTERCOM_EVENTS_ACCESS_TOKEN"] = INTERCOM_TOKEN + "\n"
+    pipeline.env["TARGET_KLAVIYO_API_KEY"] = KLAVIYO_KEY + "\r\n"
+    pipeline.env["TAP_INTERCOM_EVENTS_LOGLEVEL"] = "DEBUG"
+    pipeline.env["TARGET_KLAVIYO_LOGLEVEL"] = "DEBUG"
+    run = pipeline.meltano("--log-level=debug", "run", "tap-intercom-events", "target-klaviyo")
+    assert run.returncode == 0, run.stderr[-4000:]
+    assert "[debug" in run.stdout + run.stderr  # Meltano's and the plugins' debug lines
+    assert arrivals(pipeline) > 0
+    state = pipeline.meltano("state", "get", "sandbox:tap-intercom-events-to-target-klaviyo")
+    assert state.returncode == 0 and "bookmarks" in state.stdout
+    written = [run.stdout, run.stderr, state.stdout]
+    written += [p.read_text(errors="replace") for p in pipeline.workdir.rglob("*") if p.is_file()
+                and p.suffix in (".jsonl", ".json", ".log", ".txt")]  # fmt: skip
+    for secret in (INTERCOM_TOKEN, KLAVIYO_KEY):
+        assert not [text for text in written if secret in text], secret
