@@ -1,6 +1,7 @@
 """HTTP to Klaviyo: one session per thread, one rate limiter per endpoint, retries.
 
-429 waits for Retry-After; 5xx, timeouts and dropped connections are retried with exponential
+Each answer's RateLimit-* headers pace the endpoint's limiter (the account's quota is shared with
+every other key of the account); 429 waits for Retry-After; 5xx, timeouts and dropped connections are retried with exponential
 backoff and jitter (python-backoff); 401/403 stop the run with one line naming the setting.
 """
 
@@ -162,7 +163,9 @@ class KlaviyoClient:
                 Unlimited()
                 if rate_limit_scale <= 0
                 else WindowLimiter(
-                    scaled(endpoint.burst, rate_limit_scale), scaled(steady, rate_limit_scale)
+                    scaled(endpoint.burst, rate_limit_scale),
+                    scaled(steady, rate_limit_scale),
+                    probe=True,
                 )
             )
         self._send_with_backoff = backoff.on_exception(
@@ -240,7 +243,7 @@ class KlaviyoClient:
                 return reply
             wait = _retry_after(reply.headers)
             self.stats.count_throttled()
-            self._limiters[endpoint.name].pause(wait)
+            self._limiters[endpoint.name].throttled(wait)
             if self._cancelled.wait(wait):
                 raise RunStoppingError("the run is stopping")
         msg = f"{endpoint.method} {endpoint.path} was still throttled after {MAX_THROTTLED_RETRIES} tries"
@@ -257,11 +260,17 @@ class KlaviyoClient:
                 endpoint.method, url, data=body, timeout=self.timeout
             )
         except (requests.ConnectionError, requests.Timeout) as exc:
+            limiter.done()
             # Dropped connections and timeouts: the request may or may not have been processed;
             # resending is safe (events carry unique_id; profile imports are upserts).
             raise TransientError(type(exc).__name__) from None
+        except BaseException:
+            limiter.done()
+            raise
         status = response.status_code
         headers = dict(response.headers)
+        # The account's quota as Klaviyo reports it (RateLimit-*; absent on a 429).
+        limiter.done(headers)
         if status == 429:
             limiter.release(sent_at)
         if status in RETRYABLE_STATUSES:
