@@ -431,7 +431,9 @@ def test_invalid_phone_is_dropped_with_a_warning(
     assert stored["profile"]["phone_number"] is None
     assert "phone_number" not in stored["properties"]
     # The number is personal data: the warning gives its length only.
-    assert "a phone number (6 characters) is not valid (default region US); sent without it" in run.log
+    assert (
+        "a phone number (6 characters) is not valid (default region US); sent without it" in run.log
+    )
     assert "555-01" not in run.log
     assert "invalid phones dropped: 1" in run.log
 
