@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -33,6 +34,7 @@ _GROUP_SUFFIX = b"]}}}"
 _EVENT_POINTER = re.compile(
     r"^/data/attributes/events-bulk-create/data/(\d+)(?:/attributes/events/data/(\d+))?"
 )
+_UNIQUE_ID_POINTER = re.compile(r"/attributes/events/data/\d+/attributes/unique_id$")
 _PROFILE_POINTER = re.compile(r"^/data/attributes/profiles/data/(\d+)")
 
 
@@ -86,31 +88,79 @@ class EventChunk:
         for group in self.groups:
             yield from group.events
 
+    def members(self) -> list[EventItem | ProfileItem]:
+        return list(self.items())
+
+    def halves(self) -> tuple[EventChunk, EventChunk]:
+        """The request cut in two of (nearly) equal event counts; a profile group at the cut
+        goes half into each."""
+        middle = self.event_count // 2
+        first: list[ProfileGroup] = []
+        second: list[ProfileGroup] = []
+        seen = 0
+        for group in self.groups:
+            count = len(group.events)
+            if seen >= middle:
+                second.append(group)
+            elif seen + count <= middle:
+                first.append(group)
+            else:
+                cut = middle - seen
+                first.append(_part(group, 0, cut))
+                second.append(_part(group, cut, count))
+            seen += count
+        return EventChunk(first), EventChunk(second)
+
+    def settled(
+        self, settle: Callable[[Identity], tuple[Identity, tuple[str, ...]]]
+    ) -> tuple[EventChunk, Counter[str], int]:
+        """This request with each group's identity as `settle` says (identifiers held by
+        someone else left out); groups that end with the same identity are merged, each
+        (metric, unique_id) once. Returns the request, the events each identifier kind was
+        left out of, and how many repeats the merges dropped."""
+        left_out: Counter[str] = Counter()
+        merged: dict[tuple[Any, ...], ProfileGroup] = {}
+        changed = False
+        for original in self.groups:
+            identity, kinds = settle(original.identity)
+            group = original
+            if kinds:
+                changed = True
+                for kind in kinds:
+                    left_out[kind] += len(group.events)
+                group = _part(group, 0, len(group.events), identity)
+            key = identity.key
+            if key in merged:
+                merged[key] = _merged(merged[key], group)
+            else:
+                merged[key] = group
+        if not changed:
+            return self, left_out, 0
+        groups = list(merged.values())
+        repeats = self.event_count - sum(len(g.events) for g in groups)
+        return EventChunk(groups), left_out, repeats
+
     def without(
         self,
         groups: Mapping[int, str],
         events: Mapping[tuple[int, int], str],
-        conflicts: Mapping[int, str],
+        identities: Mapping[int, Identity] | None = None,
     ) -> tuple[EventChunk, list[tuple[EventItem, str]]]:
         """This request minus the profile groups and the (group, event) positions named, each
-        with the detail of why; a group in `conflicts` stays without its phone number (the
-        identifier that belongs to another profile), or goes when nothing else identifies it.
+        with the detail of why; a group in `identities` stays with that identity instead (an
+        identifier that belongs to another profile left out).
 
         Returns the smaller request and the events taken out, with their details."""
+        identities = identities or {}
         kept_groups: list[ProfileGroup] = []
         dropped: list[tuple[EventItem, str]] = []
         for index, group in enumerate(self.groups):
             if index in groups:
                 dropped += [(item, groups[index]) for item in group.events]
                 continue
-            identity = group.identity
-            if index in conflicts:
-                stripped = identity.without_phone()
-                if stripped is None:
-                    dropped += [(item, conflicts[index]) for item in group.events]
-                    continue
-                identity = stripped
-            kept = ProfileGroup(identity)
+            kept = ProfileGroup(identities.get(index, group.identity))
+            if kept.identity is group.identity:
+                kept.profile = group.profile
             for event_index, (item, encoded) in enumerate(
                 zip(group.events, group.encoded, strict=True)
             ):
@@ -123,6 +173,30 @@ class EventChunk:
             if kept.events:
                 kept_groups.append(kept)
         return EventChunk(kept_groups), dropped
+
+
+def _part(
+    group: ProfileGroup, start: int, stop: int, identity: Identity | None = None
+) -> ProfileGroup:
+    """Events [start, stop) of a group, as a group of its own (with another identity)."""
+    return ProfileGroup(
+        identity or group.identity,
+        group.events[start:stop],
+        group.encoded[start:stop],
+        group.profile if identity is None else b"",  # b"": encoded from the new identity
+    )
+
+
+def _merged(first: ProfileGroup, second: ProfileGroup) -> ProfileGroup:
+    """Two groups of one identity as one, each (metric, unique_id) once."""
+    seen = {(item.metric, item.unique_id) for item in first.events}
+    group = ProfileGroup(first.identity, list(first.events), list(first.encoded), first.profile)
+    for item, encoded in zip(second.events, second.encoded, strict=True):
+        if (item.metric, item.unique_id) not in seen:
+            seen.add((item.metric, item.unique_id))
+            group.events.append(item)
+            group.encoded.append(encoded)
+    return group
 
 
 @dataclass
@@ -207,6 +281,39 @@ class ProfileChunk:
     def body(self) -> bytes:
         return _PROFILES_PREFIX + b",".join(self.encoded) + _SUFFIX
 
+    def members(self) -> list[EventItem | ProfileItem]:
+        return list(self.profiles)
+
+    def halves(self) -> tuple[ProfileChunk, ProfileChunk]:
+        middle = len(self.profiles) // 2
+        return (
+            ProfileChunk(self.profiles[:middle], self.encoded[:middle]),
+            ProfileChunk(self.profiles[middle:], self.encoded[middle:]),
+        )
+
+    def settled(
+        self, settle: Callable[[Identity], tuple[Identity, tuple[str, ...]]]
+    ) -> tuple[ProfileChunk, Counter[str]]:
+        """This job with each profile's identity as `settle` says: identifiers held by someone
+        else are left out of the encoded profile. Returns the job and the profiles each
+        identifier kind was left out of."""
+        left_out: Counter[str] = Counter()
+        profiles: list[ProfileItem] = []
+        encoded: list[bytes] = []
+        for item, data in zip(self.profiles, self.encoded, strict=True):
+            identity, kinds = settle(item.identity)
+            if not kinds:
+                profiles.append(item)
+                encoded.append(data)
+                continue
+            left_out.update(kinds)
+            resource = without_identifiers(item.resource, kinds)
+            profiles.append(ProfileItem(item.record, identity, resource))
+            encoded.append(encode(resource) if resource else _recoded(data, kinds))
+        if not left_out:
+            return self, left_out
+        return ProfileChunk(profiles, encoded), left_out
+
     def without(
         self, named: Mapping[int, str]
     ) -> tuple[ProfileChunk, list[tuple[ProfileItem, str]]]:
@@ -260,6 +367,23 @@ def chunk_profiles(
     return Chunking(chunks, duplicates, oversized)
 
 
+def without_identifiers(resource: dict[str, Any], kinds: Iterable[str]) -> dict[str, Any]:
+    """A profile resource object (`{"type": "profile", "attributes": {...}}`) without the
+    identifier attributes named."""
+    if not resource:
+        return resource
+    attributes = resource.get("attributes")
+    if not isinstance(attributes, dict):
+        return resource
+    left_out = set(kinds)
+    kept = {k: v for k, v in attributes.items() if k not in left_out}
+    return {**resource, "attributes": kept}
+
+
+def _recoded(data: bytes, kinds: Iterable[str]) -> bytes:
+    return encode(without_identifiers(json.loads(data), kinds))
+
+
 def profile_import_body(item: ProfileItem) -> bytes:
     """POST /api/profile-import (one profile)."""
     return encode({"data": item.resource})
@@ -275,6 +399,11 @@ def event_pointer(pointer: str | None) -> tuple[int, int | None] | None:
         return None
     event = match.group(2)
     return int(match.group(1)), (int(event) if event is not None else None)
+
+
+def names_unique_id(pointer: str | None) -> bool:
+    """Whether an error's pointer names an event's unique_id (a repeat of a stored event)."""
+    return bool(pointer) and _UNIQUE_ID_POINTER.search(pointer or "") is not None
 
 
 def profile_pointer(pointer: str | None) -> int | None:

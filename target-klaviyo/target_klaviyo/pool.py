@@ -2,7 +2,9 @@
 failure (the first permanent one), after which nothing more is sent.
 
 Sinks `submit` and go on reading; `wait_all` is the barrier the target passes before it writes a
-state line, so state only ever covers accepted data.
+state line, so state only ever covers accepted data. Work that goes on outside the pool's threads
+(a profile import job Klaviyo accepted and is still processing) takes a `hold`: `wait_all` waits
+for it too, but it holds no thread and no pending slot.
 """
 
 from __future__ import annotations
@@ -51,15 +53,26 @@ class Pool:
             if self._failure is None:  # after a permanent failure, nothing more is sent
                 task(*args)
         except BaseException as exc:
-            with self._lock:
-                first = self._failure is None
-                if first:
-                    self._failure = exc
-            if first:
-                self._on_failure()  # e.g. requests still retrying elsewhere give up at once
+            self._fail(exc)
             raise
         finally:
             self._slots.release()
+
+    def _fail(self, exc: BaseException) -> None:
+        with self._lock:
+            first = self._failure is None
+            if first:
+                self._failure = exc
+        if first:
+            self._on_failure()  # e.g. requests still retrying elsewhere give up at once
+
+    def hold(self) -> Hold:
+        """Something `wait_all` must wait for that runs elsewhere; release it when done."""
+        future: concurrent.futures.Future[None] = concurrent.futures.Future()
+        with self._lock:
+            self._in_flight.add(future)
+        future.add_done_callback(self._forget)
+        return Hold(self, future)
 
     def _forget(self, future: concurrent.futures.Future[None]) -> None:
         with self._lock:
@@ -81,3 +94,21 @@ class Pool:
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+class Hold:
+    """Work outside the pool that `Pool.wait_all` waits for (see `Pool.hold`)."""
+
+    def __init__(self, pool: Pool, future: concurrent.futures.Future[None]) -> None:
+        self._pool = pool
+        self._future = future
+
+    def release(self, error: BaseException | None = None) -> None:
+        """Done; with `error`, the run's first permanent failure (unless one came before)."""
+        if self._future.done():
+            return
+        if error is None:
+            self._future.set_result(None)
+            return
+        self._pool._fail(error)
+        self._future.set_exception(error)

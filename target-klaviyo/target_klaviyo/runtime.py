@@ -14,6 +14,7 @@ from typing import Any
 from target_klaviyo.client import KlaviyoClient, Transport
 from target_klaviyo.deadletters import DeadLetters
 from target_klaviyo.dry_run import DryRunTransport
+from target_klaviyo.identities import IdentityBook
 from target_klaviyo.pool import Pool
 from target_klaviyo.senders import EventSender, ProfileJobSender, ProfileSender
 from target_klaviyo.settings import Settings
@@ -33,8 +34,10 @@ class Runtime:
     progress: ProgressReporter
 
     def close(self) -> None:
-        """Stop the pool (finishing what runs), then close the transport and the files."""
+        """Stop the job watcher and the pool (finishing what runs), then close the transport
+        and the files."""
         self.progress.stop()
+        self.profile_jobs.close()
         self.pool.close()
         self.transport.close()
         self.dead_letters.close()
@@ -65,16 +68,17 @@ def build_runtime(config: Mapping[str, Any], logger: logging.Logger) -> Runtime:
         # Requests still retrying elsewhere give up at once after a permanent failure.
         on_failure=transport.cancel,
     )
-    profiles = ProfileSender(transport, dead_letters, stats)
+    # Who holds which phone number and external_id: one book for the whole run.
+    profiles = ProfileSender(transport, dead_letters, stats, IdentityBook())
     runtime = Runtime(
         settings=settings,
         stats=stats,
         dead_letters=dead_letters,
         transport=transport,
         pool=pool,
-        events=EventSender(transport, dead_letters, stats),
+        events=EventSender(transport, dead_letters, stats, profiles.book),
         profiles=profiles,
-        profile_jobs=ProfileJobSender(transport, dead_letters, stats, profiles=profiles),
+        profile_jobs=ProfileJobSender(transport, dead_letters, stats, profiles=profiles, pool=pool),
         progress=ProgressReporter(stats, logger, settings.progress_interval),
     )
     runtime.progress.start()

@@ -25,6 +25,10 @@ class RunStats:
         self.requests = 0
         self.retries = 0
         self.throttled = 0
+        # Records sent without an identifier that belongs to another person, by identifier.
+        self.identifiers_left_out: Counter[str] = Counter()
+        # Resent events Klaviyo refused as repeats of events it stores: delivered before.
+        self.already_in_klaviyo = 0
 
     def count_events(self, metrics: Counter[str]) -> None:
         with self._lock:
@@ -70,6 +74,14 @@ class RunStats:
         with self._lock:
             self.throttled += 1
 
+    def count_left_out(self, kind: str, n: int) -> None:
+        with self._lock:
+            self.identifiers_left_out[kind] += n
+
+    def count_already_in_klaviyo(self, n: int) -> None:
+        with self._lock:
+            self.already_in_klaviyo += n
+
     @property
     def events_sent(self) -> int:
         return sum(self.events_by_metric.values())
@@ -103,6 +115,16 @@ class RunStats:
         if self.invalid_emails:
             lines.append(
                 f"  invalid emails dropped (sent with another identifier): {self.invalid_emails:,}"
+            )
+        if self.identifiers_left_out:
+            left_out = self.identifiers_left_out
+            lines.append(
+                "  identifiers left out (they belong to another profile): "
+                f"phone {left_out['phone_number']:,}, external_id {left_out['external_id']:,}"
+            )
+        if self.already_in_klaviyo:
+            lines.append(
+                f"  already in Klaviyo (resent events refused as repeats): {self.already_in_klaviyo:,}"
             )
         if self.skipped_records:
             skipped = ", ".join(f"{s}: {n:,}" for s, n in sorted(self.skipped_records.items()))

@@ -454,11 +454,12 @@ def test_long_runs_log_progress(klaviyo: Klaviyo, caplog: pytest.LogCaptureFixtu
 def test_import_errors_are_read_page_by_page(
     klaviyo: Klaviyo, caplog: pytest.LogCaptureFixture
 ) -> None:
-    phone = "+14155552671"
-    setup = [contact(0, phone=phone)] + [contact(i) for i in range(1, 121)]
+    phones = [f"+1415555{2600 + i:04d}" for i in range(120)]
+    setup = [contact(1000 + i, phone=phone) for i, phone in enumerate(phones)]
     assert run_target(klaviyo.config(), singer(contacts=setup), caplog).error is None
-    # Each of the 120 now claims the owner's phone: 120 duplicate_profile import errors.
-    claims = [contact(i, phone=phone, name=f"New Name{i}") for i in range(1, 121)]
+    # Each of 120 others claims one owner's phone (one claimant a phone, so the run itself sees
+    # no conflict): 120 duplicate_profile import errors.
+    claims = [contact(i, phone=phones[i - 1], name=f"New Name{i}") for i in range(1, 121)]
     run = run_target(klaviyo.config(), singer(contacts=claims), caplog)
     assert run.error is None
     assert run.dead_letters == []
@@ -466,7 +467,12 @@ def test_import_errors_are_read_page_by_page(
     # One job; its 120 import errors come in pages of 100 and 20.
     assert requests["GET /api/profile-bulk-import-jobs/{job_id}/import-errors"] == 2
     profiles = {p["email"]: p for p in klaviyo.profiles()}
-    assert profiles["user0@example.com"]["phone_number"] == phone
+    assert all(
+        profiles[f"user{1000 + i}@example.com"]["phone_number"] == p for i, p in enumerate(phones)
+    )
     assert all(profiles[f"user{i}@example.com"]["phone_number"] is None for i in range(1, 121))
     assert all(profiles[f"user{i}@example.com"]["last_name"] == f"Name{i}" for i in range(1, 121))
     assert "profiles upserted: 120" in run.log
+    assert (
+        "identifiers left out (they belong to another profile): phone 120, external_id 0" in run.log
+    )

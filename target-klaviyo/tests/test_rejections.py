@@ -1,0 +1,210 @@
+"""A request Klaviyo rejects without naming an item is bisected until the bad item is alone (it
+alone is dead-lettered), and resent events Klaviyo refuses as repeats of stored ones count as
+delivered ("already in Klaviyo"), over HTTP.
+
+The stand-in names every bad item it finds; Klaviyo may not (issue 10: a 400 whose errors point
+only at `/data`). `Unnamed` is an HTTP proxy in front of the stand-in that answers such a 400 for
+any bulk request carrying a "poison" item, and forwards everything else.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+import requests
+from target_klaviyo_testing.harness import Klaviyo, run_target
+from target_klaviyo_testing.singer import (
+    contact,
+    conversation_event,
+    lines,
+    record_message,
+    schema_message,
+    state_message,
+)
+
+from target_klaviyo.items import REJECTED
+
+UNNAMED = {
+    "errors": [
+        {
+            "id": "e1",
+            "status": 400,
+            "code": "invalid",
+            "title": "Invalid input.",
+            "detail": "The request could not be processed.",
+            "source": {"pointer": "/data"},
+        }
+    ]
+}
+
+
+class Unnamed:
+    """Forwards to the stand-in; a bulk request holding b"poison" gets a 400 naming no item."""
+
+    def __init__(self, upstream: str, *, with_pointer: bool = True) -> None:
+        self.upstream = upstream
+        self.bulk_requests = 0
+        self.refused = 0
+        body = UNNAMED if with_pointer else {"errors": [{"status": 400, "code": "invalid"}]}
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _handle(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                data = self.rfile.read(length) if length else None
+                bulk = self.command == "POST" and "bulk" in self.path
+                if bulk:
+                    with lock:
+                        proxy.bulk_requests += 1
+                if bulk and data is not None and b"poison" in data:
+                    with lock:
+                        proxy.refused += 1
+                    self._reply(
+                        400, {"Content-Type": "application/vnd.api+json"}, json.dumps(body).encode()
+                    )
+                    return
+                headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+                response = requests.request(
+                    self.command, proxy.upstream + self.path, data=data, headers=headers, timeout=30
+                )
+                keep = {
+                    k: v
+                    for k, v in response.headers.items()
+                    if k.lower() not in ("content-length", "transfer-encoding", "connection")
+                }
+                self._reply(response.status_code, keep, response.content)
+
+            def _reply(self, status: int, headers: dict[str, str], content: bytes) -> None:
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(content)))
+                self.end_headers()
+                self.wfile.write(content)
+
+            def do_GET(self) -> None:
+                self._handle()
+
+            def do_POST(self) -> None:
+                self._handle()
+
+        lock = threading.Lock()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def __enter__(self) -> Unnamed:
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def unnamed(klaviyo: Klaviyo) -> Iterator[Unnamed]:
+    with Unnamed(klaviyo.url) as proxy:
+        yield proxy
+
+
+def singer(
+    events: list[dict[str, Any]] = (),  # type: ignore[assignment]
+    contacts: list[dict[str, Any]] = (),  # type: ignore[assignment]
+    state: dict[str, Any] | None = None,
+) -> str:
+    messages = [schema_message("contacts"), schema_message("conversation_events")]
+    messages += [record_message("contacts", r) for r in contacts]
+    messages += [record_message("conversation_events", r) for r in events]
+    if state is not None:
+        messages.append(state_message(state))
+    return lines(messages)
+
+
+def events(n: int, poison: set[int]) -> list[dict[str, Any]]:
+    return [
+        conversation_event(
+            i, i % 17, part=i, title="poison" if i in poison else f"Conversation {i}"
+        )
+        for i in range(n)
+    ]
+
+
+@pytest.mark.parametrize("with_pointer", [True, False], ids=["pointer-data", "no-source"])
+def test_a_rejection_naming_no_item_is_bisected_to_the_bad_event(
+    klaviyo: Klaviyo, caplog: pytest.LogCaptureFixture, with_pointer: bool
+) -> None:
+    n, poison = 200, {37}
+    with Unnamed(klaviyo.url, with_pointer=with_pointer) as proxy:
+        config = klaviyo.config(api_url=proxy.url)
+        run = run_target(config, singer(events(n, poison), state={"at": 1}), caplog)
+    assert run.error is None
+    assert run.state_lines == [{"at": 1}]
+    [letter] = run.dead_letters
+    assert letter["reason"] == REJECTED
+    assert letter["record"]["event_id"] == "conversation:37:part:37:replied"
+    assert letter["detail"] == (
+        "invalid: The request could not be processed." if with_pointer else "invalid"
+    )
+    stored = {e["unique_id"] for e in klaviyo.events()}
+    assert len(stored) == n - 1
+    # One bad event costs at most two requests per halving.
+    assert proxy.bulk_requests <= 1 + 2 * math.ceil(math.log2(n))
+
+
+def test_several_bad_events_each_cost_only_themselves(
+    klaviyo: Klaviyo, unnamed: Unnamed, caplog: pytest.LogCaptureFixture
+) -> None:
+    n, poison = 300, {0, 150, 299}
+    run = run_target(
+        klaviyo.config(api_url=unnamed.url), singer(events(n, poison), state={"at": 2}), caplog
+    )
+    assert run.error is None
+    assert run.state_lines == [{"at": 2}]
+    assert sorted(int(d["record"]["conversation_id"]) for d in run.dead_letters) == sorted(poison)
+    assert len(klaviyo.events()) == n - len(poison)
+    assert unnamed.bulk_requests <= 1 + len(poison) * 2 * math.ceil(math.log2(n))
+    assert "rejected by Klaviyo: 3" in run.log
+
+
+def test_a_profile_job_naming_no_profile_is_bisected(
+    klaviyo: Klaviyo, unnamed: Unnamed, caplog: pytest.LogCaptureFixture
+) -> None:
+    contacts = [contact(i) for i in range(100)]
+    contacts[63]["name"] = "poison pill"
+    run = run_target(
+        klaviyo.config(api_url=unnamed.url, profile_import_below=1),
+        singer(contacts=contacts),
+        caplog,
+    )
+    assert run.error is None
+    [letter] = run.dead_letters
+    assert letter["record"]["id"] == "c63"
+    assert len(klaviyo.profiles()) == 99
+    assert "profiles upserted: 99" in run.log
+
+
+def test_resends_refused_as_stored_count_as_delivered(
+    klaviyo: Klaviyo, caplog: pytest.LogCaptureFixture
+) -> None:
+    klaviyo.control("behaviour", {"stored_duplicates": "reject"})
+    first = events(40, set())
+    assert run_target(klaviyo.config(), singer(first[:25]), caplog).error is None
+    # A rerun after a crash: the first 25 again (in the same requests as new ones) and 15 new.
+    run = run_target(klaviyo.config(), singer(first, state={"done": True}), caplog)
+    assert run.error is None
+    assert run.dead_letters == []
+    assert run.state_lines == [{"done": True}]
+    assert {e["unique_id"] for e in klaviyo.events()} == {e["event_id"] for e in first}
+    assert "already in Klaviyo (resent events refused as repeats): 25" in run.log
+    assert "events 'Replied to Conversation': 15" in run.log
+    report = klaviyo.report()
+    assert report["rejected_requests"], "the stand-in refused the resends"
