@@ -9,6 +9,7 @@ import time
 from collections import Counter
 from typing import Any
 
+import pytest
 from e2e_expected import identifiers, mismatches, split_ledger
 from e2e_pipeline import INTERCOM_TOKEN, KLAVIYO_KEY, Pipeline
 
@@ -140,7 +141,14 @@ def test_second_run_after_changes_moves_only_the_delta(pipeline: Pipeline) -> No
     assert (edited["first_name"], edited["last_name"]) == ("Renamed", "Person")
 
 
-def test_a_killed_run_rerun_gives_exactly_the_expected_contents(pipeline: Pipeline) -> None:
+@pytest.mark.parametrize("stored_duplicates", ["keep_first", "reject"])
+def test_a_killed_run_rerun_gives_exactly_the_expected_contents(
+    pipeline: Pipeline, stored_duplicates: str
+) -> None:
+    """Also when Klaviyo refuses resends of stored events (`reject`, the stand-in's other reading
+    of the bulk-create doc): the rerun's resends count as already in Klaviyo, none is a dead
+    letter and the run succeeds."""
+    pipeline.klaviyo("behaviour", {"stored_duplicates": stored_duplicates})
     deliverable, _, _ = expected_contents(pipeline)
     # Slow Klaviyo down and send small requests, so the kill lands mid-delivery.
     pipeline.klaviyo("faults", {"latency_ms": 150})
@@ -166,6 +174,13 @@ def test_a_killed_run_rerun_gives_exactly_the_expected_contents(pipeline: Pipeli
     assert result.returncode == 0, result.stderr[-8000:]
 
     assert mismatches(deliverable, klaviyo_events(pipeline)) == []
+    if stored_duplicates == "reject":
+        assert "already in Klaviyo (resent events refused as repeats): " in result.stderr
+        letters = pipeline.dead_letter_path
+        assert not letters.exists() or all(
+            json.loads(line)["reason"] != "rejected by Klaviyo"
+            for line in letters.read_text().splitlines()
+        )
 
 
 def test_meltano_invoke_about_and_discover(pipeline: Pipeline) -> None:
