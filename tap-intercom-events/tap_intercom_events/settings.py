@@ -7,8 +7,6 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from tap_intercom_events.search import MAX_PAGE_SIZE
-
 REGION_URLS = {
     "us": "https://api.intercom.io",
     "eu": "https://api.eu.intercom.io",
@@ -92,28 +90,23 @@ class Settings:
                         "synced and the bookmark would skip everything until then"
                     )
 
-        def integer(name: str, low: int, high: int | None = None) -> int:
-            default = int(defaults[name])
+        def integer(name: str) -> int:
+            # Ranges are in the config schema (tap.py), which the SDK checks first.
             raw = config.get(name)
-            value = default if raw is None else raw
-            if isinstance(value, bool) or not isinstance(value, int):
-                try:
-                    value = int(str(value).strip())
-                except ValueError:
-                    problems.append(f"{name} must be a whole number, got {raw!r}")
-                    return default
-            if value < low or (high is not None and value > high):
-                bounds = f"{low} to {high}" if high is not None else f">= {low}"
-                problems.append(f"{name} must be {bounds}, got {value}")
-            return int(value)
+            value = defaults[name] if raw is None else raw
+            try:
+                return int(str(value).strip())
+            except ValueError:
+                problems.append(f"{name} must be a whole number, got {raw!r}")
+                return int(defaults[name])
 
-        page_size = integer("page_size", 1, MAX_PAGE_SIZE)
-        max_concurrency = integer("max_concurrency", 1)
-        lookback = integer("lookback_window_seconds", 0)
-        contact_lookback = integer("contact_lookback_seconds", 0)
-        timeout = integer("request_timeout", 1)
-        max_retries = integer("max_retries", 0, 100)
-        backoff_max = integer("backoff_max_seconds", 1)
+        page_size = integer("page_size")
+        max_concurrency = integer("max_concurrency")
+        lookback = integer("lookback_window_seconds")
+        contact_lookback = integer("contact_lookback_seconds")
+        timeout = integer("request_timeout")
+        max_retries = integer("max_retries")
+        backoff_max = integer("backoff_max_seconds")
         region = config.get("region") or defaults["region"]
         url = str(config.get("api_url") or REGION_URLS.get(region, ""))
         if not url.startswith(("http://", "https://")):

@@ -81,7 +81,7 @@ class TapIntercomEvents(Tap):
         ),
         th.Property(
             "lookback_window_seconds",
-            th.IntegerType,
+            th.IntegerType(minimum=0),
             default=0,
             title="Lookback window (seconds)",
             description=(
@@ -91,7 +91,7 @@ class TapIntercomEvents(Tap):
         ),
         th.Property(
             "contact_lookback_seconds",
-            th.IntegerType,
+            th.IntegerType(minimum=0),
             default=600,
             title="Contact lookback (seconds)",
             description=(
@@ -101,28 +101,28 @@ class TapIntercomEvents(Tap):
         ),
         th.Property(
             "max_concurrency",
-            th.IntegerType,
+            th.IntegerType(minimum=1),
             default=8,
             title="Max concurrency",
             description="Requests in flight at once (detail and contact fetches).",
         ),
         th.Property(
             "page_size",
-            th.IntegerType,
+            th.IntegerType(minimum=1, maximum=MAX_PAGE_SIZE),
             default=MAX_PAGE_SIZE,
             title="Page size",
             description="Search page size, 1 to 150.",
         ),
         th.Property(
             "request_timeout",
-            th.IntegerType,
+            th.IntegerType(minimum=1),
             default=60,
             title="Request timeout (seconds)",
             description="Timeout of one HTTP request; timeouts are retried with backoff.",
         ),
         th.Property(
             "max_retries",
-            th.IntegerType,
+            th.IntegerType(minimum=0, maximum=100),
             default=7,
             title="Max retries",
             description=(
@@ -133,7 +133,7 @@ class TapIntercomEvents(Tap):
         ),
         th.Property(
             "backoff_max_seconds",
-            th.IntegerType,
+            th.IntegerType(minimum=1),
             default=30,
             title="Max backoff (seconds)",
             description="Longest wait between two retries of a failing request.",
