@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, overload
 
 from target_klaviyo.items import EventItem, Identity, ProfileItem
 from target_klaviyo.translate import json_default
@@ -271,12 +271,36 @@ def chunk_events(
     return Chunking(chunks, duplicates, oversized)
 
 
-@dataclass
 class ProfileChunk:
-    """One POST /api/profile-bulk-import-jobs request."""
+    """One POST /api/profile-bulk-import-jobs request, held compactly while it waits to be sent:
+    each profile as its encoded resource object, its identity and its encoded record (decoded
+    again only for a dead letter or a resend; `profiles` decodes on access)."""
 
-    profiles: list[ProfileItem]
-    encoded: list[bytes]
+    def __init__(self, profiles: Iterable[ProfileItem] = (), encoded: Iterable[bytes] = ()) -> None:
+        items = list(profiles)
+        self.encoded: list[bytes] = list(encoded)
+        self.identities: list[Identity] = [item.identity for item in items]
+        self.records: list[bytes] = [encode(item.record) for item in items]
+
+    @classmethod
+    def of(
+        cls, encoded: list[bytes], identities: list[Identity], records: list[bytes]
+    ) -> ProfileChunk:
+        chunk = cls()
+        chunk.encoded, chunk.identities, chunk.records = encoded, identities, records
+        return chunk
+
+    @property
+    def profiles(self) -> Sequence[ProfileItem]:
+        return _Profiles(self)
+
+    def __len__(self) -> int:
+        return len(self.encoded)
+
+    def item(self, index: int) -> ProfileItem:
+        return ProfileItem(
+            json.loads(self.records[index]), self.identities[index], json.loads(self.encoded[index])
+        )
 
     def body(self) -> bytes:
         return _PROFILES_PREFIX + b",".join(self.encoded) + _SUFFIX
@@ -285,10 +309,10 @@ class ProfileChunk:
         return list(self.profiles)
 
     def halves(self) -> tuple[ProfileChunk, ProfileChunk]:
-        middle = len(self.profiles) // 2
+        middle = len(self) // 2
         return (
-            ProfileChunk(self.profiles[:middle], self.encoded[:middle]),
-            ProfileChunk(self.profiles[middle:], self.encoded[middle:]),
+            ProfileChunk.of(self.encoded[:middle], self.identities[:middle], self.records[:middle]),
+            ProfileChunk.of(self.encoded[middle:], self.identities[middle:], self.records[middle:]),
         )
 
     def settled(
@@ -298,36 +322,59 @@ class ProfileChunk:
         else are left out of the encoded profile. Returns the job and the profiles each
         identifier kind was left out of."""
         left_out: Counter[str] = Counter()
-        profiles: list[ProfileItem] = []
+        identities: list[Identity] = []
         encoded: list[bytes] = []
-        for item, data in zip(self.profiles, self.encoded, strict=True):
-            identity, kinds = settle(item.identity)
-            if not kinds:
-                profiles.append(item)
-                encoded.append(data)
-                continue
-            left_out.update(kinds)
-            resource = without_identifiers(item.resource, kinds)
-            profiles.append(ProfileItem(item.record, identity, resource))
-            encoded.append(encode(resource) if resource else _recoded(data, kinds))
+        for identity, data in zip(self.identities, self.encoded, strict=True):
+            settled, kinds = settle(identity)
+            identities.append(settled)
+            if kinds:
+                left_out.update(kinds)
+                data = _recoded(data, kinds)  # noqa: PLW2901 - the profile as it is now sent
+            encoded.append(data)
         if not left_out:
             return self, left_out
-        return ProfileChunk(profiles, encoded), left_out
+        return ProfileChunk.of(encoded, identities, self.records), left_out
 
     def without(
         self, named: Mapping[int, str]
     ) -> tuple[ProfileChunk, list[tuple[ProfileItem, str]]]:
         """This request minus the profiles at the positions named (each with why); returns the
         smaller request and the profiles taken out, with their details."""
-        kept = ProfileChunk([], [])
+        kept = ProfileChunk()
         dropped: list[tuple[ProfileItem, str]] = []
-        for index, (item, encoded) in enumerate(zip(self.profiles, self.encoded, strict=True)):
+        for index in range(len(self)):
             if index in named:
-                dropped.append((item, named[index]))
+                dropped.append((self.item(index), named[index]))
             else:
-                kept.profiles.append(item)
-                kept.encoded.append(encoded)
+                kept.encoded.append(self.encoded[index])
+                kept.identities.append(self.identities[index])
+                kept.records.append(self.records[index])
         return kept, dropped
+
+
+class _Profiles(Sequence[ProfileItem]):
+    """A chunk's profiles, decoded when read."""
+
+    def __init__(self, chunk: ProfileChunk) -> None:
+        self._chunk = chunk
+
+    def __len__(self) -> int:
+        return len(self._chunk)
+
+    @overload
+    def __getitem__(self, index: int) -> ProfileItem: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[ProfileItem]: ...
+
+    def __getitem__(self, index: int | slice) -> ProfileItem | list[ProfileItem]:
+        if isinstance(index, slice):
+            return [self._chunk.item(i) for i in range(len(self._chunk))[index]]
+        if index < 0:
+            index += len(self._chunk)
+        if not 0 <= index < len(self._chunk):
+            raise IndexError(index)
+        return self._chunk.item(index)
 
 
 def chunk_profiles(

@@ -294,7 +294,7 @@ class ProfileJobSender(_Sender):
     def _submit(self, stream: str, chunk: ProfileChunk) -> bool:
         """True when the first try was accepted (see EventSender._deliver)."""
         for attempt in range(MAX_SPLITS):
-            if not chunk.profiles:
+            if not len(chunk):
                 return False
             reply = self.transport.send(PROFILES_BULK, chunk.body())
             if reply.ok:
@@ -306,8 +306,8 @@ class ProfileJobSender(_Sender):
                     AcceptedJob(
                         stream,
                         job_id,
-                        len(chunk.profiles),
-                        b"\n".join(encode(list(item.identity.key)) for item in chunk.profiles),
+                        len(chunk),
+                        b"\n".join(encode(list(identity.key)) for identity in chunk.identities),
                         self.pool.hold(),
                     )
                 )
@@ -328,7 +328,7 @@ class ProfileJobSender(_Sender):
         named: dict[int, str] = {}
         for error in reply.errors():
             index = profile_pointer((error.get("source") or {}).get("pointer"))
-            if index is not None and index < len(chunk.profiles):
+            if index is not None and index < len(chunk):
                 named[index] = error_detail(error)
         return named
 
