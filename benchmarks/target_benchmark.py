@@ -10,7 +10,11 @@ Modes (each a fresh stand-in in a child process, the target as `target-klaviyo` 
   endpoints, with N the fewest requests that can carry the data (ceil(events/1000) per event
   stream, ceil(profiles/10000) import jobs).
 - cpu: no rate limits and no latency: events per second of the whole run (process start to exit).
-Both report the target's peak RSS (from wait4) and check that the stand-in holds every event once.
+Both report the target's peak RSS (from wait4), the requests made next to the fewest the data
+needs, and check that the stand-in holds every event once.
+- memory: the cpu mode at two sizes per dimension (150,000 and 1,500,000 events; 32,000 and
+  320,000 profiles): peak RSS and time of each. `--job-seconds 10` makes import jobs slow (they
+  are waited for outside the sending threads, so events do not wait for them).
 """
 
 from __future__ import annotations
@@ -129,20 +133,22 @@ def iso(epoch: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(epoch))
 
 
-def phone_of(contact: int) -> str | None:
-    # A third of the contacts have a (free-form, valid) US phone; unique per contact.
+def phone_of(contact: int, prefix: str = "") -> str | None:
+    # A third of the contacts have a (free-form, valid) US phone; unique per contact (and per
+    # prefix: runs with different prefixes share no phone).
     if contact % 3:
         return None
-    return f"(415) {200 + contact // 10_000:03d}-{contact % 10_000:04d}"
+    area = 415 + 10 * (int(prefix[1:]) if prefix[1:].isdigit() else 0)
+    return f"({area}) {200 + contact // 10_000:03d}-{contact % 10_000:04d}"
 
 
-def contact_record(n: int) -> dict[str, Any]:
+def contact_record(n: int, prefix: str = "") -> dict[str, Any]:
     return {
-        "id": f"6{n:07d}",
+        "id": f"{prefix}6{n:07d}",
         "role": "user" if n % 5 else "lead",
-        "email": f"contact{n}@bench.example",
-        "phone": phone_of(n),
-        "external_id": f"ext-{n}" if n % 2 else None,
+        "email": f"{prefix}contact{n}@bench.example",
+        "phone": phone_of(n, prefix),
+        "external_id": f"{prefix}ext-{n}" if n % 2 else None,
         "name": f"Contact Number {n}",
         "avatar": {"type": "avatar", "image_url": f"https://img.bench.example/{n}.png"},
         "location": {
@@ -160,15 +166,15 @@ def contact_record(n: int) -> dict[str, Any]:
     }
 
 
-def event_record(stream: str, n: int, contact: int, start: int) -> dict[str, Any]:
+def event_record(stream: str, n: int, contact: int, start: int, prefix: str = "") -> dict[str, Any]:
     occurred = start + n * 7
     common = {
         "occurred_at": iso(occurred),
-        "contact_id": f"6{contact:07d}",
+        "contact_id": f"{prefix}6{contact:07d}",
         "contact_role": "user",
-        "contact_email": f"contact{contact}@bench.example",
-        "contact_phone": phone_of(contact),
-        "contact_external_id": f"ext-{contact}" if contact % 2 else None,
+        "contact_email": f"{prefix}contact{contact}@bench.example",
+        "contact_phone": phone_of(contact, prefix),
+        "contact_external_id": f"{prefix}ext-{contact}" if contact % 2 else None,
         "assigned_team": "Support" if n % 3 else None,
         "assigned_admin_name": "Ada Admin" if n % 2 else None,
         "assigned_admin_email": "ada@corp.example" if n % 2 else None,
@@ -177,7 +183,7 @@ def event_record(stream: str, n: int, contact: int, start: int) -> dict[str, Any
     if stream == "conversation_events":
         metric = CONVERSATION_METRICS[n % len(CONVERSATION_METRICS)]
         return {
-            "event_id": f"conversation:{n // 4}:part:{n}:replied",
+            "event_id": f"{prefix}conversation:{n // 4}:part:{n}:replied",
             "metric": metric,
             "object_type": "conversation",
             "conversation_id": str(n // 4),
@@ -199,7 +205,7 @@ def event_record(stream: str, n: int, contact: int, start: int) -> dict[str, Any
         }
     metric = TICKET_METRICS[n % len(TICKET_METRICS)]
     return {
-        "event_id": f"ticket:{n // 4}:part:{n}:{metric.split()[0].lower()}",
+        "event_id": f"{prefix}ticket:{n // 4}:part:{n}:{metric.split()[0].lower()}",
         "metric": metric,
         "object_type": "ticket",
         "conversation_id": None,
@@ -215,9 +221,10 @@ def event_record(stream: str, n: int, contact: int, start: int) -> dict[str, Any
     }
 
 
-def write_input(path: Path, events: int, profiles: int) -> dict[str, int]:
+def write_input(path: Path, events: int, profiles: int, prefix: str = "") -> dict[str, int]:
     """Contacts first, then events (two thirds conversation, one third ticket), interleaved in
-    runs like a tap's pages, with a state line every 5,000 events."""
+    runs like a tap's pages, with a state line every 5,000 events. `prefix` goes in front of
+    every id, email and external id (inputs with different prefixes share no profile)."""
     conversation_share = (events * 2 // 3) // MAX_EVENTS_PER_REQUEST * MAX_EVENTS_PER_REQUEST
     counts = {
         "conversation_events": conversation_share,
@@ -235,7 +242,9 @@ def write_input(path: Path, events: int, profiles: int) -> dict[str, int]:
             out.write(json.dumps(schema) + "\n")
         for n in range(profiles):
             out.write(
-                json.dumps({"type": "RECORD", "stream": "contacts", "record": contact_record(n)})
+                json.dumps(
+                    {"type": "RECORD", "stream": "contacts", "record": contact_record(n, prefix)}
+                )
                 + "\n"
             )
         made = {"conversation_events": 0, "ticket_events": 0}
@@ -246,7 +255,7 @@ def write_input(path: Path, events: int, profiles: int) -> dict[str, int]:
                     if made[stream] >= counts[stream]:
                         break
                     n = made[stream]
-                    record = event_record(stream, n, (n * 7919) % profiles, start)
+                    record = event_record(stream, n, (n * 7919) % profiles, start, prefix)
                     out.write(
                         json.dumps({"type": "RECORD", "stream": stream, "record": record}) + "\n"
                     )
@@ -260,6 +269,14 @@ def write_input(path: Path, events: int, profiles: int) -> dict[str, int]:
     return counts
 
 
+def target_command(source: str | None) -> tuple[list[str], dict[str, str]]:
+    """The installed target, or (`--target-src`) the target_klaviyo package of another checkout."""
+    if source is None:
+        return [str(TARGET)], dict(os.environ)
+    env = dict(os.environ, PYTHONPATH=str(Path(source).resolve()))
+    return [sys.executable, "-m", "target_klaviyo"], env
+
+
 def sandbox_cpu_seconds(sandbox: SandboxProcess) -> float | None:
     """CPU the stand-in used (it shares the machine's two cores with the target)."""
     process = getattr(sandbox, "_process", None)
@@ -271,10 +288,18 @@ def sandbox_cpu_seconds(sandbox: SandboxProcess) -> float | None:
 
 
 def run(
-    mode: str, input_path: Path, counts: dict[str, int], profiles: int, workdir: Path
+    mode: str,
+    input_path: Path,
+    counts: dict[str, int],
+    profiles: int,
+    workdir: Path,
+    *,
+    job_seconds: float = 0.5,
+    source: str | None = None,
 ) -> dict[str, Any]:
     limits = mode == "limits"
-    sandbox_args = ["--only", "klaviyo", "--klaviyo-key", KEY, "--klaviyo-job-seconds", "0.5"]
+    sandbox_args = ["--only", "klaviyo", "--klaviyo-key", KEY]
+    sandbox_args += ["--klaviyo-job-seconds", str(job_seconds)]
     sandbox_args += ["--klaviyo-rate-scale", "1" if limits else "0"]
     sandbox_args += ["--latency-ms", "20" if limits else "0"]
     with SandboxProcess(*sandbox_args) as sandbox:
@@ -290,13 +315,15 @@ def run(
         config_path.write_text(json.dumps(config))
         log_path = workdir / f"target-{mode}.log"
         started = time.monotonic()
-        with log_path.open("w") as log, input_path.open() as source:
+        command, env = target_command(source)
+        with log_path.open("w") as log, input_path.open() as lines:
             process = subprocess.Popen(
-                [str(TARGET), "--config", str(config_path)],
-                stdin=source,
+                [*command, "--config", str(config_path)],
+                stdin=lines,
                 stdout=subprocess.PIPE,
                 stderr=log,
                 text=True,
+                env=env,
             )
             assert process.stdout is not None
             stdout = process.stdout.read()
@@ -321,6 +348,13 @@ def run(
         lower_bound_seconds(event_requests, EVENTS_BULK.burst, EVENTS_BULK.steady),
         lower_bound_seconds(profile_jobs, PROFILES_BULK.burst, PROFILES_BULK.steady),
     )
+    # The fewest requests that can carry the data: full bulk requests, full import jobs, and
+    # (at least) one status read per job.
+    fewest = {
+        f"POST {EVENTS_BULK.path}": event_requests,
+        f"POST {PROFILES_BULK.path}": profile_jobs,
+        "GET /api/profile-bulk-import-jobs/{job_id}": profile_jobs,
+    }
     return {
         "mode": mode,
         "seconds": round(elapsed, 2),
@@ -330,6 +364,7 @@ def run(
         "duplicates_arrived": sum(m["duplicates"] for m in report["metrics"].values()),
         "throttled": report["throttled"],
         "requests": report["requests"],
+        "fewest_requests": fewest,
         "events_per_second": round(expected / elapsed),
         "target_cpu_seconds": round(usage.ru_utime + usage.ru_stime, 2),
         "events_per_target_cpu_second": round(expected / (usage.ru_utime + usage.ru_stime)),
@@ -342,19 +377,87 @@ def run(
     }
 
 
+# Peak RSS at two sizes per dimension: (events, profiles).
+MEMORY_SIZES = {
+    "events": [(150_000, 20_000), (1_500_000, 20_000)],
+    "profiles": [(15_000, 32_000), (15_000, 320_000)],
+}
+
+
+def memory(job_seconds: float, source: str | None = None, only: str | None = None) -> int:
+    """--mode memory: the cpu mode at each size of MEMORY_SIZES; peak RSS and time."""
+    rows = []
+    for dimension, sizes in MEMORY_SIZES.items():
+        if only and dimension not in only.split(","):
+            continue
+        for events, profiles in sizes:
+            with tempfile.TemporaryDirectory(prefix="target-bench-") as tmp:
+                workdir = Path(tmp)
+                input_path = workdir / "input.singer"
+                counts = write_input(input_path, events, profiles)
+                result = run(
+                    "cpu",
+                    input_path,
+                    counts,
+                    profiles,
+                    workdir,
+                    job_seconds=job_seconds,
+                    source=source,
+                )
+            ok = result["events_stored"] == result["events_expected"]
+            ok = ok and result["profiles_stored"] == profiles
+            rows.append((dimension, events, profiles, result, ok))
+            print(
+                json.dumps(
+                    {
+                        "dimension": dimension,
+                        "events": events,
+                        "profiles": profiles,
+                        "seconds": result["seconds"],
+                        "peak_rss_mb": result["peak_rss_mb"],
+                        "all_stored": ok,
+                    }
+                ),
+                flush=True,
+            )
+    print("\n| dimension | events | profiles | peak RSS | time |")
+    print("|---|---|---|---|---|")
+    for dimension, events, profiles, result, _ in rows:
+        print(
+            f"| {dimension} | {events:,} | {profiles:,} | {result['peak_rss_mb']} MB "
+            f"| {result['seconds']} s |"
+        )
+    return 0 if all(row[4] for row in rows) else 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=150_000)
     parser.add_argument("--profiles", type=int, default=20_000)
-    parser.add_argument("--mode", choices=["limits", "cpu", "both"], default="both")
+    parser.add_argument("--mode", choices=["limits", "cpu", "both", "memory"], default="both")
+    parser.add_argument(
+        "--job-seconds", type=float, default=0.5, help="how long the stand-in's import jobs take"
+    )
+    parser.add_argument(
+        "--target-src",
+        help="directory holding another target_klaviyo package to run (e.g. an older commit's "
+        "target-klaviyo/, for a before/after)",
+    )
+    parser.add_argument(
+        "--sizes", help="memory mode: only these dimensions (events, profiles), comma-separated"
+    )
     args = parser.parse_args()
+    if args.mode == "memory":
+        return memory(args.job_seconds, args.target_src, args.sizes)
     with tempfile.TemporaryDirectory(prefix="target-bench-") as tmp:
         workdir = Path(tmp)
         input_path = workdir / "input.singer"
         counts = write_input(input_path, args.events, args.profiles)
         modes = ["cpu", "limits"] if args.mode == "both" else [args.mode]
         for mode in modes:
-            result = run(mode, input_path, counts, args.profiles, workdir)
+            result = run(
+                mode, input_path, counts, args.profiles, workdir, job_seconds=args.job_seconds
+            )
             print(json.dumps(result, indent=2))
             if result["events_stored"] != result["events_expected"]:
                 print(f"MISMATCH: stored {result['events_stored']} of {result['events_expected']}")
