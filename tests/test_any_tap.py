@@ -424,7 +424,7 @@ def meltano_project(directory: Path) -> Path:
 def test_meltano_config_test(klaviyo: str, tmp_path: Path, key: str, code: int) -> None:
     """What `meltano config test target-klaviyo` does with Meltano 4.4.1: the target checks the key
     (one GET /api/accounts, nothing sent) and exits 0 or 1 with one line; Meltano then fails in its own
-    loader test (ProcessLookupError: it terminates a loader that has already exited)."""
+    loader test (it terminates a loader that has already exited)."""
     project = meltano_project(tmp_path)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TAP_", "TARGET_", "MELTANO_"))}
     env.update(
@@ -450,7 +450,7 @@ def test_meltano_config_test(klaviyo: str, tmp_path: Path, key: str, code: int) 
     assert control(klaviyo, "stats")["requests"] == {"GET /api/accounts": 1}
     assert control(klaviyo, "events")["events"] == []
     assert key not in log
-    # Meltano 4.4.1's own failure after the loader exited (meltano/core/plugin_test_service.py):
-    # when this starts to fail, Meltano is fixed and the command's exit code can be asserted.
+    # Meltano 4.4.1 then fails in its own code after the loader exited (it terminates an exited
+    # process in meltano/core/plugin_test_service.py; the error it shows depends on timing): when
+    # this starts to fail for the good key, Meltano is fixed and its exit code can be asserted.
     assert result.returncode == 1
-    assert "ProcessLookupError" in log
