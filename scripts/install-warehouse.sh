@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 TARGET_POSTGRES="meltanolabs-target-postgres==0.8.1"
 venv=.venv-warehouse
-fingerprint=$(sha256sum "$0" | cut -c1-16)
+fingerprint=$(cat "$0" scripts/plugin-venv.sh | sha256sum | cut -c1-16)
 stamp="$venv/.installed-$fingerprint"
 
 have_server() { compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null || command -v postgres >/dev/null 2>&1; }
@@ -16,8 +16,6 @@ have_server() { compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null || co
 if [ -f "$stamp" ] && have_server; then
   exit 0
 fi
-started=$(date +%s)
-
 if ! have_server; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "install-warehouse: apt-get install postgresql"
@@ -30,22 +28,7 @@ if ! have_server; then
   fi
 fi
 
-python_bin=${PYTHON:-}
-if [ -z "$python_bin" ]; then
-  for candidate in python3.11 python3.12 python3.13 python3; do
-    if command -v "$candidate" >/dev/null 2>&1; then python_bin=$candidate; break; fi
-  done
-fi
-if [ ! -x "$venv/bin/python" ]; then
-  echo "install-warehouse: creating $venv with $python_bin"
-  "$python_bin" -m venv "$venv"
-fi
-printf '*\n' >"$venv/.gitignore"
-echo "install-warehouse: installing $TARGET_POSTGRES into $venv"
-quiet_pip() { "$venv/bin/python" -m pip "$@" 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }; }
-quiet_pip install --quiet --upgrade pip
-quiet_pip install --quiet "$TARGET_POSTGRES"
-"$venv/bin/target-postgres" --about >/dev/null
-rm -f "$venv"/.installed-*
-touch "$stamp"
-echo "install-warehouse: done in $(($(date +%s) - started)) s"
+log_name=install-warehouse
+# shellcheck source=scripts/plugin-venv.sh
+source scripts/plugin-venv.sh
+install_into "$venv" "$TARGET_POSTGRES" target-postgres
