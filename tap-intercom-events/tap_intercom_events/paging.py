@@ -85,7 +85,11 @@ class SliceSearch:
                 )
             )
             if not has_more(page, len(raw)):
-                items = [i for i in raw if lower < self._updated(i) and _under(i, upper, self)]
+                items = [
+                    i
+                    for i in raw
+                    if lower < self._updated(i) and (upper is None or self._updated(i) <= upper)
+                ]
                 yield Slice(lower, upper, items)
                 if upper is None:
                     return
@@ -146,10 +150,6 @@ class SliceSearch:
                 ONE_SECOND_PASSES,
             )
         return list(found.values())
-
-
-def _under(item: Json, upper: int | None, search: SliceSearch) -> bool:
-    return upper is None or search._updated(item) <= upper
 
 
 @dataclass(frozen=True)

@@ -7,14 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from tap_intercom_events.output import MILLISECONDS_FROM
+
 REGION_URLS = {
     "us": "https://api.intercom.io",
     "eu": "https://api.eu.intercom.io",
     "au": "https://api.au.intercom.io",
 }
 SUPPORTED_VERSIONS = ["2.11", "2.12", "2.13", "2.14", "2.15", "2.16"]
-# Epoch values above this are milliseconds (1e11 seconds is the year 5138).
-EPOCH_MILLIS_FROM = 10**11
 
 
 class SettingsError(ValueError):
@@ -48,7 +48,7 @@ def parse_epoch_or_iso(value: Any, what: str) -> int:
             if parsed.tzinfo is None:
                 parsed = parsed.replace(tzinfo=timezone.utc)
             return int(parsed.timestamp())
-    return number // 1000 if abs(number) >= EPOCH_MILLIS_FROM else number
+    return number // 1000 if abs(number) >= MILLISECONDS_FROM else number
 
 
 def parse_start_date(value: Any) -> int:
