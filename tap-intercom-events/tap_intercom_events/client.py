@@ -61,6 +61,15 @@ def _error_detail(response: requests.Response) -> str:
     return ""
 
 
+class _Bearer(requests.auth.AuthBase):
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        return request
+
+
 class IntercomClient:
     """Thread-safe Intercom REST client with a shared rate limiter and a bounded thread pool."""
 
@@ -108,9 +117,10 @@ class IntercomClient:
             adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=4)
             session.mount("http://", adapter)
             session.mount("https://", adapter)
+            # An auth object, not a header: with none, requests reads ~/.netrc on every request.
+            session.auth = _Bearer(self._token)
             session.headers.update(
                 {
-                    "Authorization": f"Bearer {self._token}",
                     "Accept": "application/json",
                     "Intercom-Version": self.api_version,
                     "User-Agent": self.user_agent,

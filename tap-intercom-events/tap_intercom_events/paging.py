@@ -174,16 +174,22 @@ def read_contact_pages(
 
     A cursor Intercom already gave (A->B->A loops) ends that chain of pages; the search then
     restarts from the newest item taken (from `lower` again if the order was not ascending).
+    The next page is requested (on the client's pool) as soon as its cursor is known, so it
+    travels while the caller handles this one.
     """
     seen: set[str] = set()
     newest = -(2**62)
     ascending = True
     for _restart in range(MAX_RESTARTS):
-        cursor: str | None = None
         guard = CursorGuard()
         progressed = False
+        upcoming = client.submit(client.post, path, body(lower, None))
         while True:
-            page = client.post(path, body(lower, cursor))
+            page = upcoming.result()
+            cursor = next_cursor(page)
+            repeated = cursor is not None and not guard.is_new(cursor)
+            if cursor and not repeated:
+                upcoming = client.submit(client.post, path, body(lower, cursor))
             items = []
             for item in page.get(results_key) or []:
                 updated_at = int(item["updated_at"])
@@ -199,10 +205,9 @@ def read_contact_pages(
             if items:
                 progressed = True
                 yield ContactPage(items, ascending)
-            cursor = next_cursor(page)
             if not cursor:
                 return
-            if not guard.is_new(cursor):
+            if repeated:
                 break
         if not progressed:
             break

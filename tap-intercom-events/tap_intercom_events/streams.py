@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import Future
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from singer_sdk.helpers.types import Context
@@ -12,6 +14,7 @@ from tap_intercom_events.base import IncrementalStream, IntercomStream
 from tap_intercom_events.client import IntercomClient
 from tap_intercom_events.paging import read_contact_pages
 from tap_intercom_events.search import contact_search_body
+from tap_intercom_events.window import SyncWindow
 
 Json = dict[str, Any]
 
@@ -102,18 +105,41 @@ class ContactsStream(IncrementalStream):
         )
         cache = self.run.contacts
         complete = True
+        # One page ahead: its tag lists are fetched on the pool while this one is emitted.
+        ahead: _ContactPageWork | None = None
         for page in pages:
             complete = complete and not page.gave_up
             for contact in page.items:
                 # Events of this run look these up without another request (trimmed entries).
                 cache.add(contact)
             contacts = [c for c in page.items if window.lower < int(c["updated_at"]) <= window.end]
-            names = client.map_ordered(lambda c: contact_tag_names(c, tags, client), contacts)
-            for contact, tag_names in zip(contacts, names, strict=True):
-                yield {**contact, "tag_names": tag_names}
-            if page.ascending_so_far and contacts:
-                # Everything up to the newest contact of this page, less its second, was read.
-                newest = max(int(c["updated_at"]) for c in contacts)
-                self.checkpoint(window, read_through=newest - 1)
+            tag_names = [
+                client.submit(contact_tag_names, c, tags, client)
+                if (c.get("tags") or {}).get("has_more")
+                else contact_tag_names(c, tags, client)
+                for c in contacts
+            ]
+            work = _ContactPageWork(contacts, tag_names, page.ascending_so_far)
+            if ahead is not None:
+                yield from self._emit(ahead, window)
+            ahead = work
+        if ahead is not None:
+            yield from self._emit(ahead, window)
         if complete:
             self.finish(window)
+
+    def _emit(self, work: _ContactPageWork, window: SyncWindow) -> Iterator[Json]:
+        for contact, tag_names in zip(work.contacts, work.tag_names, strict=True):
+            names = tag_names.result() if isinstance(tag_names, Future) else tag_names
+            yield {**contact, "tag_names": names}
+        if work.ascending_so_far and work.contacts:
+            # Everything up to the newest contact of this page, less its second, was read.
+            newest = max(int(c["updated_at"]) for c in work.contacts)
+            self.checkpoint(window, read_through=newest - 1)
+
+
+@dataclass(frozen=True)
+class _ContactPageWork:
+    contacts: list[Json]  # the page's contacts in the window
+    tag_names: list[list[str] | Future[list[str]]]  # a Future: a tag list request
+    ascending_so_far: bool
