@@ -10,6 +10,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar, overload
 
+import msgspec
+
 from target_klaviyo.items import EventItem, Identity, ProfileItem
 from target_klaviyo.translate import json_default
 
@@ -38,12 +40,22 @@ _UNIQUE_ID_POINTER = re.compile(r"/attributes/events/data/\d+/attributes/unique_
 _PROFILE_POINTER = re.compile(r"^/data/attributes/profiles/data/(\d+)")
 
 
-# One encoder for the whole run: json.dumps with options builds a new one on every call.
-_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=json_default)
+# Payloads hold JSON types only (records.fit_value made Decimals numbers, datetimes text), which
+# msgspec writes, compact and in UTF-8, for a fraction of json's CPU. A Decimal still goes through
+# json_default (msgspec's own form is a string); a datetime would not, but none gets here.
+# Request sizes are measured on these same bytes.
+_ENCODER = msgspec.json.Encoder(enc_hook=json_default, decimal_format=json_default)
+# Records, kept only to be decoded again for dead letters: written by json as before (NaN stays
+# NaN, where msgspec writes null), so dead letters do not change.
+_RECORD_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=json_default)
 
 
 def encode(value: Any) -> bytes:
-    return _ENCODER.encode(value).encode()
+    return _ENCODER.encode(value)
+
+
+def encode_record(record: Any) -> bytes:
+    return _RECORD_ENCODER.encode(record).encode()
 
 
 @dataclass
@@ -280,7 +292,7 @@ class ProfileChunk:
         items = list(profiles)
         self.encoded: list[bytes] = list(encoded)
         self.identities: list[Identity] = [item.identity for item in items]
-        self.records: list[bytes] = [encode(item.record) for item in items]
+        self.records: list[bytes] = [encode_record(item.record) for item in items]
 
     @classmethod
     def of(
