@@ -1,6 +1,6 @@
-"""Awkward input and signals (issues #10 and #11): one bad record costs that record only, a bad line
-or path stops the run with one line before anything is sent, a signal exits non-zero, the key and
-personal data never reach what a run writes, and flattening changes nothing Klaviyo gets.
+"""Awkward input (issues #10 and #11): one bad record costs that record only, a bad line or path
+stops the run with one line before anything is sent, and flattening changes nothing Klaviyo gets.
+(Signals, the key and logs: test_signals_and_secrets.py.)
 
 Expected values are written out by hand from the input, never computed with the target's code.
 """
@@ -8,17 +8,13 @@ Expected values are written out by hand from the input, never computed with the 
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
-from target_klaviyo_testing.harness import KEY, Klaviyo, run_target
+from target_klaviyo_testing.cli import run_cli, stopped_lines
+from target_klaviyo_testing.harness import Klaviyo, run_target
 from target_klaviyo_testing.singer import (
     contact,
     conversation_event,
@@ -30,34 +26,6 @@ from target_klaviyo_testing.singer import (
 
 from target_klaviyo.errors import KlaviyoConfigError, KlaviyoError
 from target_klaviyo.translate import TranslationError, to_iso_utc, to_money, to_number
-
-TARGET = Path(sys.executable).parent / "target-klaviyo"
-
-
-def run_cli(
-    config: dict[str, Any],
-    text: str,
-    tmp_path: Path,
-    *,
-    env: dict[str, str] | None = None,
-    args: tuple[str, ...] = (),
-) -> subprocess.CompletedProcess[str]:
-    path = tmp_path / f"config-{time.monotonic_ns()}.json"
-    path.write_text(json.dumps(config))
-    return subprocess.run(
-        [str(TARGET), "--config", str(path), *args],
-        input=text,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env={**os.environ, **(env or {})},
-    )
-
-
-def stopped_lines(stderr: str) -> list[str]:
-    return [line for line in stderr.splitlines() if "target-klaviyo stopped:" in line]
-
 
 # ---- times and values (pure) ---------------------------------------------------------------------
 
@@ -319,144 +287,6 @@ def test_unwritable_paths_stop_the_run_before_any_request(
     assert f"set '{setting}' to a writable file" in line
     assert "Traceback" not in result.stderr
     assert klaviyo.control("stats")["requests"] == {}
-
-
-# ---- signals -------------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
-def test_a_signal_exits_non_zero_with_state_only_for_delivered_data(
-    klaviyo: Klaviyo, tmp_path: Path, signum: int, code: int
-) -> None:
-    klaviyo.control("faults", {"latency_ms": 100})
-    messages: list[dict[str, Any]] = [schema_message("conversation_events")]
-    for i in range(1500):
-        messages.append(record_message("conversation_events", conversation_event(i, i, part=i)))
-        if (i + 1) % 100 == 0:
-            messages.append(state_message({"offset": i + 1}))
-    source = tmp_path / "input.singer"
-    source.write_text(lines(messages))
-    config = tmp_path / "config.json"
-    config.write_text(
-        json.dumps(
-            klaviyo.config(
-                events_per_request=20,
-                batch_size_rows=100,
-                max_concurrency=2,
-                max_pending_requests=2,
-                state_interval_seconds=0.2,
-            )
-        )
-    )
-    process = subprocess.Popen(
-        [str(TARGET), "--config", str(config), "--input", str(source)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 60
-    while klaviyo.control("stats")["requests"].get("POST /api/event-bulk-create-jobs", 0) < 30:
-        assert time.monotonic() < deadline, "the target sent too few requests"
-        time.sleep(0.02)
-    process.send_signal(signum)
-    stdout, stderr = process.communicate(timeout=60)
-    assert process.returncode == code
-    [line] = stopped_lines(stderr)
-    assert f"received signal {signum}" in line
-    states = [json.loads(s) for s in stdout.splitlines() if s.strip()]
-    assert states, "no state line before the signal"
-    accepted = {e["unique_id"] for e in klaviyo.events()}
-    covered = {f"conversation:{i}:part:{i}:replied" for i in range(states[-1]["offset"])}
-    assert covered <= accepted
-    assert len(accepted) < 1500
-
-
-# ---- secrets and logs --------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("padding", ["\n", "\r\n", " \t", "\n\n"])
-def test_the_key_is_in_nothing_a_run_writes(klaviyo: Klaviyo, tmp_path: Path, padding: str) -> None:
-    """Stdout (state), stderr at DEBUG, dead letters and the dry-run file, with the key padded
-    as when it is pasted from a file; in the config file and in the environment."""
-    nobody = conversation_event(2, 2, part=2, contact_email=None, contact_external_id=None)
-    text = lines(
-        [
-            schema_message("conversation_events"),
-            schema_message("contacts"),
-            record_message("conversation_events", conversation_event(1, 1, part=1)),
-            record_message("conversation_events", nobody),
-            record_message("contacts", contact(3)),
-            state_message({"s": 1}),
-        ]
-    )
-    debug = {"TARGET_KLAVIYO_LOGLEVEL": "DEBUG"}
-    letters = tmp_path / "letters.jsonl"
-    in_file = run_cli(
-        klaviyo.config(api_key=padding + KEY + padding, dead_letter_path=str(letters)),
-        text,
-        tmp_path,
-        env=debug,
-    )
-    assert in_file.returncode == 0, in_file.stderr[-2000:]
-    assert json.loads(in_file.stdout) == {"s": 1}
-    config = klaviyo.config(dead_letter_path=str(letters))
-    del config["api_key"]
-    from_env = run_cli(
-        config,
-        text,
-        tmp_path,
-        env={**debug, "TARGET_KLAVIYO_API_KEY": KEY + padding},
-        args=("--config", "ENV"),
-    )
-    assert from_env.returncode == 0, from_env.stderr[-2000:]
-    dry = tmp_path / "dry.jsonl"
-    dry_run = run_cli(
-        klaviyo.config(api_key=KEY + padding, dry_run=True, dry_run_path=str(dry)),
-        text,
-        tmp_path,
-        env=debug,
-    )
-    assert dry_run.returncode == 0, dry_run.stderr[-2000:]
-    wrong = "pk_wrong_key_7531"
-    refused = run_cli(klaviyo.config(api_key=wrong + padding), text, tmp_path, env=debug)
-    assert refused.returncode == 1
-    inside = run_cli(klaviyo.config(api_key=KEY[:5] + padding + KEY[5:]), text, tmp_path)
-    assert inside.returncode == 1
-    [line] = stopped_lines(inside.stderr)
-    assert "'api_key' setting (TARGET_KLAVIYO_API_KEY) has whitespace" in line
-    assert len(klaviyo.events()) == 1
-    assert "DEBUG" in in_file.stderr
-    written = [in_file.stdout, in_file.stderr, from_env.stdout, from_env.stderr]
-    written += [dry_run.stdout, dry_run.stderr, refused.stdout, refused.stderr]
-    written += [inside.stdout, inside.stderr, letters.read_text(), dry.read_text()]
-    for secret in (KEY, wrong, KEY[:5], KEY[5:]):
-        assert not [text for text in written if secret in text]
-
-
-def test_debug_logs_hold_counts_and_ids_not_batches(klaviyo: Klaviyo, tmp_path: Path) -> None:
-    n = 3000
-    messages: list[dict[str, Any]] = [schema_message("conversation_events")]
-    messages.append(schema_message("contacts"))
-    for i in range(n):
-        phone = f"+1415555{i % 10_000:04d}"
-        event = conversation_event(i, i, part=i, contact_phone=phone)
-        messages.append(record_message("conversation_events", event))
-        if i % 10 == 0:
-            messages.append(record_message("contacts", contact(i, phone=phone)))
-    messages.append(state_message({"s": 1}))
-    result = run_cli(
-        klaviyo.config(batch_size_rows=500),
-        lines(messages),
-        tmp_path,
-        env={"TARGET_KLAVIYO_LOGLEVEL": "DEBUG"},
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert len(klaviyo.events()) == n
-    per_record = len(result.stderr.encode()) / (n * 1.1)
-    assert per_record < 40, f"{per_record:.0f} bytes of log per record"
-    assert "@example.com" not in result.stderr
-    assert "+1415555" not in result.stderr
-    assert "4155550" not in result.stderr
 
 
 # ---- flattening -------------------------------------------------------------------------------------
