@@ -456,7 +456,13 @@ def main() -> int:
         modes = ["cpu", "limits"] if args.mode == "both" else [args.mode]
         for mode in modes:
             result = run(
-                mode, input_path, counts, args.profiles, workdir, job_seconds=args.job_seconds
+                mode,
+                input_path,
+                counts,
+                args.profiles,
+                workdir,
+                job_seconds=args.job_seconds,
+                source=args.target_src,
             )
             print(json.dumps(result, indent=2))
             if result["events_stored"] != result["events_expected"]:
