@@ -285,12 +285,6 @@ class ProfileSink(KlaviyoSink[ProfileItem, ProfileChunk]):
     OVERSIZED = "profile is {size:,} bytes, more than Klaviyo's 100 KB"
     rules: ProfileRules
 
-    @property
-    def max_size(self) -> int:
-        # A drain is one full import job (profiles_per_job, 10,000 by default), not half of
-        # one: half the jobs, polls and import-error reads for the same profiles.
-        return self.batch_size_rows or self.runtime.settings.profiles_per_job
-
     def setup(self) -> None:
         super().setup()
         settings = self.runtime.settings
