@@ -8,7 +8,8 @@ Modes (each a fresh stand-in in a child process, the target as `target-klaviyo` 
   per-second and per-minute windows, N requests to one endpoint need at least
   max(ceil(N/burst) - 1, (ceil(N/steady) - 1) * 60) seconds; the run's bound is the largest over the
   endpoints, with N the fewest requests that can carry the data (ceil(events/1000) per event
-  stream, ceil(profiles/10000) import jobs).
+  stream; import jobs of at most 10,000 profiles and 5 MB each, sized from the profiles the
+  stand-in stored).
 - cpu: no rate limits and no latency: events per second of the whole run (process start to exit).
 Both report the target's peak RSS (from wait4), the requests made next to the fewest the data
 needs, and check that the stand-in holds every event once.
@@ -33,11 +34,13 @@ from typing import Any
 from api_sandbox.testing import SandboxProcess, control
 from target_klaviyo.client import EVENTS_BULK, PROFILES_BULK
 from target_klaviyo.limiter import lower_bound_seconds
-from target_klaviyo.payloads import MAX_EVENTS_PER_REQUEST, MAX_PROFILES_PER_JOB
+from target_klaviyo.payloads import MAX_EVENTS_PER_REQUEST, MAX_PROFILES_PER_JOB, MAX_REQUEST_BYTES
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET = Path(sys.executable).parent / "target-klaviyo"
 KEY = "pk_benchmark_1357"
+# {"data":{"type":"profile-bulk-import-job","attributes":{"profiles":{"data":[...]}}}} around them
+JOB_ENVELOPE_BYTES = 200
 
 CONVERSATION_METRICS = [
     "Created Conversation",
@@ -287,6 +290,23 @@ def sandbox_cpu_seconds(sandbox: SandboxProcess) -> float | None:
     return round((int(fields[11]) + int(fields[12])) / ticks, 2)
 
 
+def fewest_import_jobs(stored: list[dict[str, Any]]) -> int:
+    """Import jobs the profiles need: at most 10,000 profiles and 5 MB a request, the bytes
+    counted as Klaviyo's profile resources of what the stand-in stored (compact JSON)."""
+    kept_by_klaviyo_only = {"id", "anonymous_id", "created", "updated"}
+    total = 0
+    for profile in stored:
+        attributes = {
+            k: v
+            for k, v in profile.items()
+            if k not in kept_by_klaviyo_only and v is not None and v not in ({}, [])
+        }
+        resource = {"type": "profile", "attributes": attributes}
+        total += len(json.dumps(resource, separators=(",", ":"), ensure_ascii=False).encode()) + 1
+    by_count = math.ceil(len(stored) / MAX_PROFILES_PER_JOB)
+    return max(by_count, math.ceil(total / (MAX_REQUEST_BYTES - JOB_ENVELOPE_BYTES)))
+
+
 def run(
     mode: str,
     input_path: Path,
@@ -334,6 +354,7 @@ def run(
             msg = f"target-klaviyo exited with {process.returncode}; see {log_path}"
             raise RuntimeError(msg)
         report = control(url, "report")
+        stored_profiles = control(url, "profiles")["profiles"]
         sandbox_cpu = sandbox_cpu_seconds(sandbox)
     summary = [
         line.split("| target-klaviyo", 1)[-1].strip(" |")
@@ -343,7 +364,7 @@ def run(
     stored = sum(m["events"] for m in report["metrics"].values())
     expected = sum(counts.values())
     event_requests = sum(math.ceil(n / MAX_EVENTS_PER_REQUEST) for n in counts.values())
-    profile_jobs = math.ceil(profiles / MAX_PROFILES_PER_JOB)
+    profile_jobs = fewest_import_jobs(stored_profiles)
     bound = max(
         lower_bound_seconds(event_requests, EVENTS_BULK.burst, EVENTS_BULK.steady),
         lower_bound_seconds(profile_jobs, PROFILES_BULK.burst, PROFILES_BULK.steady),
