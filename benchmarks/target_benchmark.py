@@ -5,8 +5,9 @@
 Modes (each a fresh stand-in in a child process, the target as `target-klaviyo` in another):
 - limits: Klaviyo's real rate limits (`--klaviyo-rate-scale 1`, the target's rate_limit_scale 1)
   and 20 ms latency. Reports the rate-limit lower bound over the actual time. The bound: with fixed
-  per-second and per-minute windows, N requests to one endpoint need at least
-  max(ceil(N/burst) - 1, (ceil(N/steady) - 1) * 60) seconds; the run's bound is the largest over the
+  per-second and per-minute windows on the clock, N requests to one endpoint need at least the time
+  `limiter.lower_bound_seconds` gives from the run's start (each second takes what both windows
+  still allow; 150 requests at 10/s and 150/min: 14 s); the run's bound is the largest over the
   endpoints, with N the fewest requests that can carry the data (ceil(events/1000) per event
   stream; import jobs of at most 10,000 profiles and 5 MB each, sized from the profiles the
   stand-in stored).
@@ -335,6 +336,7 @@ def run(
         config_path.write_text(json.dumps(config))
         log_path = workdir / f"target-{mode}.log"
         started = time.monotonic()
+        started_at = time.time()  # the stand-in's rate-limit windows are on the clock
         command, env = target_command(source)
         with log_path.open("w") as log, input_path.open() as lines:
             process = subprocess.Popen(
@@ -366,8 +368,12 @@ def run(
     event_requests = sum(math.ceil(n / MAX_EVENTS_PER_REQUEST) for n in counts.values())
     profile_jobs = fewest_import_jobs(stored_profiles)
     bound = max(
-        lower_bound_seconds(event_requests, EVENTS_BULK.burst, EVENTS_BULK.steady),
-        lower_bound_seconds(profile_jobs, PROFILES_BULK.burst, PROFILES_BULK.steady),
+        lower_bound_seconds(
+            event_requests, EVENTS_BULK.burst, EVENTS_BULK.steady, start=started_at
+        ),
+        lower_bound_seconds(
+            profile_jobs, PROFILES_BULK.burst, PROFILES_BULK.steady, start=started_at
+        ),
     )
     # The fewest requests that can carry the data: full bulk requests, full import jobs, and
     # (at least) one status read per job.

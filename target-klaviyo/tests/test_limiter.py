@@ -74,8 +74,17 @@ def test_lower_bound_of_fixed_windows() -> None:
     assert lower_bound_seconds(150, 10, 150) == 14
     # 151 requests: the 151st waits for the next minute window.
     assert lower_bound_seconds(151, 10, 150) == 60
+    # 240 requests: 150 in the first minute, then 90 at 10 a second from t=60: the last at t=68.
+    assert lower_bound_seconds(240, 10, 150) == 68
+    # A steady limit above a minute of bursts never binds.
+    assert lower_bound_seconds(1000, 10, 1000) == 99
     assert lower_bound_seconds(1, 10, 150) == 0
     assert lower_bound_seconds(0, 10, 150) == 0
+    # Started 50 s into a minute window: 100 requests in its last 10 s, then a new window at 60 s
+    # and the other 140 at 10 a second, the last at 73 s: 23 s after the start (68 from 0).
+    assert lower_bound_seconds(240, 10, 150, start=50.0) == 23
+    # Started half-way through a second: that second's window still takes a burst.
+    assert lower_bound_seconds(150, 10, 150, start=0.5) == 13.5
 
 
 def test_a_refused_request_gives_its_place_back() -> None:

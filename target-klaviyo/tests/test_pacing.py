@@ -140,4 +140,5 @@ def test_no_budget_left_waits_for_the_reset() -> None:
 
 
 def test_lower_bound_of_shared_work() -> None:
-    assert lower_bound_seconds(600, 10, 150) == 180.0
+    # Four minute windows; the fourth opens at 180 s and its 150 requests take 15 burst windows.
+    assert lower_bound_seconds(600, 10, 150) == 194.0
