@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -21,7 +21,6 @@ import requests
 
 from tap_intercom_events.limiter import RateLimiter
 
-T = TypeVar("T")
 R = TypeVar("R")
 
 LOGGER = logging.getLogger("tap-intercom-events.client")
@@ -278,11 +277,6 @@ class IntercomClient:
 
     def submit(self, fn: Callable[..., R], *args: Any) -> Future[R]:
         return self._pool.submit(fn, *args)
-
-    def map_ordered(self, fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
-        """Run fn over items on the pool; results in input order; the first error is raised."""
-        futures = [self._pool.submit(fn, item) for item in items]
-        return [future.result() for future in futures]
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
