@@ -6,7 +6,8 @@ For each N, one Klaviyo stand-in with Klaviyo's real limits (enforced per accoun
 an account shares them) and 20 ms latency, and N `target-klaviyo` processes started together with
 the same key and no rate setting (rate_limit_scale left at 1), each on its own data (`--events`
 events of `--profiles` profiles; no profile is shared between runs). Each run's events cost
-ceil(events / 1000) bulk requests (two streams) and its profiles one import job per 10,000.
+ceil(events / 1000) bulk requests (two streams); the import jobs are sized as in target_benchmark.py
+(10,000 profiles and 5 MB a job, from the profiles the account holds after the runs).
 
 The account bound: the least time Klaviyo's per-endpoint windows allow for the requests all N
 runs need together (the fewest that can carry the data), the largest over the endpoints
@@ -30,32 +31,26 @@ import time
 from pathlib import Path
 from typing import Any
 
-from target_benchmark import KEY, target_command, write_input
+from target_benchmark import KEY, fewest_import_jobs, target_command, write_input
 
 from api_sandbox.testing import SandboxProcess, control
 from target_klaviyo.client import EVENTS_BULK, PROFILES_BULK
 from target_klaviyo.limiter import lower_bound_seconds
-from target_klaviyo.payloads import MAX_EVENTS_PER_REQUEST, MAX_PROFILES_PER_JOB
+from target_klaviyo.payloads import MAX_EVENTS_PER_REQUEST
 
 
-def fewest_requests(counts: dict[str, int], profiles: int) -> dict[str, int]:
-    return {
-        EVENTS_BULK.path: sum(math.ceil(n / MAX_EVENTS_PER_REQUEST) for n in counts.values()),
-        PROFILES_BULK.path: math.ceil(profiles / MAX_PROFILES_PER_JOB),
-    }
+def fewest_event_requests(counts: dict[str, int]) -> int:
+    return sum(math.ceil(n / MAX_EVENTS_PER_REQUEST) for n in counts.values())
 
 
-def account_bound(needed: dict[str, int], runs: int, start: float) -> float:
+def account_bound(needed: dict[str, int], start: float) -> float:
     """From clock time `start`: the stand-in's windows are on the clock, as Klaviyo's."""
     return max(
         lower_bound_seconds(
-            needed[EVENTS_BULK.path] * runs, EVENTS_BULK.burst, EVENTS_BULK.steady, start=start
+            needed[EVENTS_BULK.path], EVENTS_BULK.burst, EVENTS_BULK.steady, start=start
         ),
         lower_bound_seconds(
-            needed[PROFILES_BULK.path] * runs,
-            PROFILES_BULK.burst,
-            PROFILES_BULK.steady,
-            start=start,
+            needed[PROFILES_BULK.path], PROFILES_BULK.burst, PROFILES_BULK.steady, start=start
         ),
     )
 
@@ -83,14 +78,13 @@ def run_n(
         path = workdir / f"input-{runs}-{i}.singer"
         counts = write_input(path, events, profiles, prefix=f"t{i}")
         inputs.append(path)
-    needed = fewest_requests(counts, profiles)
     sandbox_args = ["--only", "klaviyo", "--klaviyo-key", KEY, "--klaviyo-job-seconds", "0.5"]
     sandbox_args += ["--klaviyo-rate-scale", "1" if limited else "0", "--latency-ms", "20"]
     with SandboxProcess(*sandbox_args) as sandbox:
         url = sandbox.urls["klaviyo"]
         processes = []
         started = time.monotonic()
-        bound = round(account_bound(needed, runs, time.time()), 1)
+        started_at = time.time()
         for i, path in enumerate(inputs):
             config = {
                 "api_key": KEY,
@@ -122,6 +116,13 @@ def run_n(
                     del pending[i]
             time.sleep(0.05)
         report = control(url, "report")
+        # The fewest requests all N runs' data needs together (import jobs sized from the
+        # profiles the account holds, as target_benchmark.py does).
+        needed = {
+            EVENTS_BULK.path: fewest_event_requests(counts) * runs,
+            PROFILES_BULK.path: fewest_import_jobs(control(url, "profiles")["profiles"]),
+        }
+        bound = round(account_bound(needed, started_at), 1)
     for i, (process, log_path) in enumerate(processes):
         log = log_path.read_text()
         if process.returncode != 0:
@@ -139,7 +140,7 @@ def run_n(
     return {
         "targets": runs,
         "account_bound_seconds": bound,
-        "fewest_requests_per_run": needed,
+        "fewest_requests": needed,
         "runs": results,
         "throttled_total": report["throttled"],
         "requests": report["requests"],
