@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from target_klaviyo_testing.cli import TARGET
 from target_klaviyo_testing.harness import KEY, Klaviyo, run_target
 from target_klaviyo_testing.singer import (
     contact,
@@ -19,8 +19,6 @@ from target_klaviyo_testing.singer import (
 )
 
 from target_klaviyo.errors import KlaviyoConfigError, KlaviyoError
-
-TARGET = Path(sys.executable).parent / "target-klaviyo"
 
 
 def events_input(n: int, state: dict[str, int] | None = None) -> str:

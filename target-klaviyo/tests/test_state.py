@@ -6,12 +6,12 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from target_klaviyo_testing.cli import TARGET
 from target_klaviyo_testing.harness import Klaviyo, run_target
 from target_klaviyo_testing.singer import (
     conversation_event,
@@ -24,7 +24,6 @@ from target_klaviyo_testing.singer import (
 from target_klaviyo.sinks import ReentrantDrainError
 from target_klaviyo.target import TargetKlaviyo
 
-TARGET = Path(sys.executable).parent / "target-klaviyo"
 EVENTS = 1200
 PER_STATE = 100
 
