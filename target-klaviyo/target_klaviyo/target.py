@@ -17,7 +17,6 @@ from typing import IO, Any
 import click
 import msgspec
 from singer_sdk.exceptions import RecordsWithoutSchemaException
-from singer_sdk.plugin_base import _ConfigInput
 from singer_sdk.singerlib.encoding import SimpleSingerReader
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 from singer_sdk.singerlib.json import deserialize_json
@@ -300,8 +299,12 @@ class TargetKlaviyo(Target):
     @classmethod
     def test_key(cls, config: Any) -> None:
         """`--test`: the check behind Meltano's test stream, without any input."""
-        config = config or _ConfigInput()
-        target = cls(config=config.config, validate_config=True, parse_env_config=config.parse_env)
+        # `config` is the SDK's parsed --config input, or None when none was given.
+        target = cls(
+            config=config.config if config is not None else {},
+            validate_config=True,
+            parse_env_config=config is not None and config.parse_env,
+        )
         settings = Settings.from_config(target.config)
         if settings.api_key is None:
             msg = "no Klaviyo API key: set the 'api_key' setting (TARGET_KLAVIYO_API_KEY)"
