@@ -149,7 +149,7 @@ class TargetKlaviyo(Target):
         # at the end of the input, or else when the process exits.
         atexit.register(self.finish)
         # Translating a batch allocates many small dicts while tens of thousands of records are
-        # alive: with the default threshold (700) the garbage collector took half of that time.
+        # alive: with the default threshold the garbage collector takes a large share of that time.
         gen0, gen1, gen2 = gc.get_threshold()
         gc.set_threshold(max(gen0, GC_GEN0_THRESHOLD), gen1, gen2)
         # How often drain_all (and so a state line) happens; the SDK's default is 5 minutes.
