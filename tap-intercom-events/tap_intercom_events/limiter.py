@@ -35,7 +35,6 @@ class RateLimiter:
         self._reset_at = 0.0
         self._in_flight = 0
         self.waits = 0
-        self.waited_seconds = 0.0
 
     def acquire(self) -> None:
         """Wait until a request may be sent, then count it as in flight."""
@@ -52,7 +51,6 @@ class RateLimiter:
                     break
                 pause = self._reset_at - now + random.uniform(0, self._jitter)
                 self.waits += 1
-                self.waited_seconds += pause
                 self._lock.wait(pause)
             self._in_flight += 1
             if self._remaining is not None and now < self._reset_at:
