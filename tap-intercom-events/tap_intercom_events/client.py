@@ -60,6 +60,11 @@ def _error_detail(response: requests.Response) -> str:
     return ""
 
 
+def header_safe(token: str) -> bool:
+    """Whether a token can be sent as an HTTP header value as it is (printable ASCII)."""
+    return all(" " <= ch <= "~" for ch in token)
+
+
 class _Bearer(requests.auth.AuthBase):
     def __init__(self, token: str) -> None:
         self._token = token
@@ -85,6 +90,15 @@ class IntercomClient:
         user_agent: str = "tap-intercom-events",
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        if not header_safe(access_token):
+            # requests would refuse the header with an error quoting it whole (twice, in the
+            # traceback): name the setting, never the value.
+            msg = (
+                "the access token holds a line break, a control character or a non-ASCII "
+                "character, which an HTTP header cannot carry: check "
+                "TAP_INTERCOM_EVENTS_ACCESS_TOKEN / access_token (paste the token alone)"
+            )
+            raise IntercomAuthError(msg)
         self._token = access_token
         self.api_version = api_version
         self.timeout = timeout

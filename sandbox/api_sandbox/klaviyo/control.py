@@ -7,6 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from api_sandbox.faults import CONTROL_PREFIX
+from api_sandbox.klaviyo.reads import forget_request
 from api_sandbox.klaviyo.state import KlaviyoState
 
 
@@ -95,6 +96,13 @@ def add_control_routes(app: web.Application, state: KlaviyoState) -> None:
                 return _bad_request(str(exc))
         return web.json_response({"scale": state.limiter.scale})
 
+    async def forget(request: web.Request) -> web.Response:
+        try:
+            query = forget_request(await _json_object(request))
+        except ValueError as exc:
+            return _bad_request(str(exc))
+        return web.json_response({"forgotten": await state.offload(state.store.run, query)})
+
     async def stats(request: web.Request) -> web.Response:
         return web.json_response(
             {"requests": dict(state.requests), "statuses": dict(state.statuses)}
@@ -109,6 +117,7 @@ def add_control_routes(app: web.Application, state: KlaviyoState) -> None:
         ("GET", "rate-limits", rate_limits),
         ("POST", "rate-limits", rate_limits),
         ("GET", "stats", stats),
+        ("POST", "forget", forget),
         ("GET", "behaviour", behaviour),
         ("POST", "behaviour", behaviour),
     ]

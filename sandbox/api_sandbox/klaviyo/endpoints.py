@@ -14,6 +14,7 @@ from pydantic_core import from_json
 from api_sandbox.klaviyo.errors import JSON_API, ApiError, ApiRequestError, error_response
 from api_sandbox.klaviyo.jobs import decode_cursor, encode_cursor
 from api_sandbox.klaviyo.rate_limits import Decision, Limit
+from api_sandbox.klaviyo.reads import get_events, get_metrics
 from api_sandbox.klaviyo.revisions import Revision, parse_revision
 from api_sandbox.klaviyo.state import KlaviyoState
 from api_sandbox.klaviyo.store import (
@@ -384,6 +385,8 @@ def _job_not_found(job_id: str) -> ApiRequestError:
 ENDPOINTS: list[tuple[Endpoint, Handler]] = [
     (Endpoint("GET", "/api/accounts", ("accounts:read",), XS, None), get_accounts),
     (Endpoint("POST", "/api/events", ("events:write",), XL, 5 * MB), create_event),
+    (Endpoint("GET", "/api/events", ("events:read",), XL, None), get_events),
+    (Endpoint("GET", "/api/metrics", ("metrics:read",), M, None), get_metrics),
     (
         Endpoint("POST", "/api/event-bulk-create-jobs", ("events:write",), M, 5 * MB),
         bulk_create_events,

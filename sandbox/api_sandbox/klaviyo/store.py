@@ -113,6 +113,7 @@ def _utc_iso(moment: datetime) -> str:
 
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 
 def _locked(method: F) -> F:
@@ -396,6 +397,11 @@ class KlaviyoStore:
                 "backfilled": backfilled or 0,
             }
         return report
+
+    def run(self, query: Callable[[sqlite3.Connection], T]) -> T:
+        """`query(connection)` in a transaction of its own (the read endpoints, reads.py)."""
+        with self.transaction():
+            return query(self._db)
 
     @_locked
     def profile_count(self) -> int:
