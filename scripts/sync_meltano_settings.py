@@ -19,13 +19,18 @@ import argparse
 import importlib.util
 import io
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-import tomllib
 from ruamel.yaml import YAML
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pip and pytest bring tomli on 3.10
+    import tomli as tomllib
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = REPO / ".venv" / "bin"
@@ -33,6 +38,9 @@ BIN = REPO / ".venv" / "bin"
 # Where the repository is published. Replace OWNER/intercom-to-klaviyo (README "Add to your own Meltano project").
 REPO_URL = "https://github.com/OWNER/intercom-to-klaviyo"
 VARIANT = "intercom-to-klaviyo"
+# Meltano Hub's rating by usage (docs.meltano.com, "Connector Quality"): a plugin not yet on the Hub has no usage data.
+QUALITY = "unknown"
+LOGOS = "https://hub.meltano.com/assets/logos/extractors"  # the Hub keeps one logo per service
 
 PLUGINS: dict[str, dict[str, Any]] = {
     "tap-intercom-events": {
@@ -41,6 +49,7 @@ PLUGINS: dict[str, dict[str, Any]] = {
         "label": "Intercom (support events)",
         "description": "Intercom contacts, conversations, tickets and the support events derived from them",
         "domain_url": "https://www.intercom.com",
+        "logo_url": f"{LOGOS}/intercom.png",
         "keywords": ["meltano_sdk", "intercom", "support", "events"],
         "settings_group_validation": [["access_token"]],
     },
@@ -50,6 +59,7 @@ PLUGINS: dict[str, dict[str, Any]] = {
         "label": "Klaviyo",
         "description": "Klaviyo events (metrics) and profiles through the bulk APIs",
         "domain_url": "https://www.klaviyo.com",
+        "logo_url": f"{LOGOS}/klaviyo.png",
         "keywords": ["meltano_sdk", "klaviyo", "marketing", "events"],
         "settings_group_validation": [["api_key"]],
     },
@@ -80,9 +90,22 @@ def about(executable: str) -> dict[str, Any]:
     return dict(json.loads(result.stdout))
 
 
+def pyproject(executable: str) -> dict[str, Any]:
+    return dict(tomllib.loads((REPO / executable / "pyproject.toml").read_text())["project"])
+
+
 def version(executable: str) -> str:
-    pyproject = tomllib.loads((REPO / executable / "pyproject.toml").read_text())
-    return str(pyproject["project"]["version"])
+    return str(pyproject(executable)["version"])
+
+
+def python_versions(executable: str) -> list[str]:
+    """The package's "Programming Language :: Python :: 3.x" classifiers: where the SDK's --about takes
+    supported_python_versions from (once the package is installed), and what scripts/test.sh runs."""
+    found = [
+        re.fullmatch(r"Programming Language :: Python :: (3\.\d+)", c)
+        for c in pyproject(executable)["classifiers"]
+    ]
+    return sorted((m.group(1) for m in found if m), key=lambda v: int(v.split(".")[1]))
 
 
 def usable(name: str) -> bool:
@@ -143,8 +166,11 @@ def hub_definition(name: str, info: dict[str, Any]) -> dict[str, Any]:
         "repo": REPO_URL,
         "docs": f"{REPO_URL}/blob/main/{name}/README.md",
         "domain_url": meta["domain_url"],
+        "logo_url": meta["logo_url"],
         "maintenance_status": "active",
+        "quality": QUALITY,
         "keywords": meta["keywords"],
+        "supported_python_versions": python_versions(name),
         "capabilities": list(info["capabilities"]),
         "settings_group_validation": meta["settings_group_validation"],
         "settings": settings_of(info),

@@ -1,6 +1,7 @@
 """The two plugin packages are ready to publish: built wheels and sdists carry the MIT license file, the metadata a
-package index shows (classifiers, project URLs, a README that renders without this repository around it), and a
-`requires-python` equal to the Python versions the test command runs."""
+package index shows (classifiers, project URLs, a README that renders without this repository around it), and the
+Python versions the test command runs (scripts/test.sh, scripts/test-other-pythons.sh): 3.10 to 3.13, in
+`requires-python`, in the classifiers and so in the SDK's `--about`."""
 
 from __future__ import annotations
 
@@ -14,15 +15,20 @@ from email.parser import Parser
 from pathlib import Path
 
 import pytest
-import tomllib
 import yaml
 from packaging.specifiers import SpecifierSet
+from singer_sdk.about import python_versions
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pip and pytest bring tomli on 3.10
+    import tomli as tomllib
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGES = {"tap-intercom-events": "extractors", "target-klaviyo": "loaders"}
-# scripts/test.sh runs every test on the .venv's interpreter; no other version is exercised.
-TESTED_PYTHONS = {f"{sys.version_info.major}.{sys.version_info.minor}"}
-UNTESTED_NEIGHBOURS = {"3.10", "3.12", "3.13"}
+# scripts/test.sh runs every test on .venv's interpreter and the package suites plus end-to-end runs on the others.
+TESTED_PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
+UNTESTED_NEIGHBOURS = {"3.8", "3.9"}
 RELATIVE_LINK = re.compile(r"\]\((?!https?://|#|mailto:)[^)]*\)")
 
 
@@ -72,14 +78,19 @@ def test_built_package_metadata(package: str, built: dict[str, tuple[Path, Path]
     assert "MIT License" in (REPO / package / "LICENSE").read_text()
 
     requires = SpecifierSet(meta["Requires-Python"])
-    assert {v for v in TESTED_PYTHONS | UNTESTED_NEIGHBOURS if v in requires} == TESTED_PYTHONS
+    assert {v for v in {*TESTED_PYTHONS, *UNTESTED_NEIGHBOURS} if v in requires} == set(
+        TESTED_PYTHONS
+    )
+    assert "3.14" in requires, "no upper bound: a newer Python is the user's call, as for the SDK"
     classifiers = meta.get_all("Classifier") or []
-    versions = {
+    versions = [
         c.rsplit(" :: ", 1)[1]
         for c in classifiers
         if re.fullmatch(r"Programming Language :: Python :: 3\.\d+", c)
-    }
+    ]
     assert versions == TESTED_PYTHONS
+    # What `<plugin> --about` prints as supported_python_versions once this wheel is installed.
+    assert python_versions(meta) == TESTED_PYTHONS
     assert "Development Status :: 4 - Beta" in classifiers
 
     urls = dict(u.split(", ", 1) for u in meta.get_all("Project-URL") or [])
@@ -101,3 +112,20 @@ def test_version_is_released_in_changelog_and_plugin_definition(package: str) ->
         (REPO / "plugins" / PACKAGES[package] / f"{package}.yml").read_text()
     )
     assert f".git@v{version}#subdirectory={package}" in definition["pip_url"]
+
+
+def test_sandbox_declares_the_same_pythons_as_the_plugins() -> None:
+    """The stand-ins run in the tests on every version the plugins claim (scripts/test-other-pythons.sh)."""
+    declared = {}
+    for package in ["sandbox", *PACKAGES]:
+        project = tomllib.loads((REPO / package / "pyproject.toml").read_text())["project"]
+        declared[package] = (project["requires-python"], project["classifiers"])
+    assert (
+        len(
+            {
+                (requires, tuple(c for c in classifiers if "Python ::" in c))
+                for requires, classifiers in declared.values()
+            }
+        )
+        == 1
+    )
