@@ -373,6 +373,8 @@ def test_cursor_repeat_rate_one_sends_the_client_back(api: IntercomTestClient) -
         "contact_search_delay_seconds": 0.0,
         "ignore_sort": {"contacts": False, "conversations": False, "tickets": False},
         "cursor_mode": "keyset",
+        "search_lag_seconds": {"contacts": 0.0, "conversations": 0.0, "tickets": 0.0},
+        "clock_offset_seconds": 0.0,
     }
     c1, c2, c3, c4 = _walk(api, 4)
     # page 2 (reached with c1) points back at c1: A -> B -> A -> B, the loop peers hit
@@ -421,6 +423,8 @@ def test_bad_quirk_settings_are_400(api: IntercomTestClient, body: dict[str, Any
         "contact_search_delay_seconds": 0.0,
         "ignore_sort": {"contacts": False, "conversations": False, "tickets": False},
         "cursor_mode": "keyset",
+        "search_lag_seconds": {"contacts": 0.0, "conversations": 0.0, "tickets": 0.0},
+        "clock_offset_seconds": 0.0,
     }
 
 

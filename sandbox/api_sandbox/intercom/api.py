@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -265,9 +266,17 @@ class IntercomApi:
             predicate = lambda c: c.edited_at_clock <= indexed_before and inner(c)  # noqa: E731
             if ws.last_contact_edit_clock > indexed_before:
                 cache_key = (*cache_key, time.time())
+        records: Callable[[], list[Any]] = lambda: _records(ws, resource)  # noqa: E731
+        lag = state.search_lag
+        if repeatable and lag.lagging(resource.name):
+            # quirk: search matches and returns each object as it was `lag` seconds ago
+            now = state.now()
+            records = lambda: lag.visible(resource.name, _records(ws, resource), now)  # noqa: E731
+            if lag.catching_up(resource.name, now):
+                cache_key = (*cache_key, now)
         items, keys = state.sorted_results.get(
             cache_key,
-            lambda: [(sort_key(get(r), r.id), r) for r in _records(ws, resource) if predicate(r)],
+            lambda: [(sort_key(get(r), r.id), r) for r in records() if predicate(r)],
         )
         page = page_of(
             items,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+from email.utils import formatdate
 
 from aiohttp import web
 
@@ -127,6 +128,8 @@ def _stats_middleware(state: IntercomState, schedule: MutationSchedule) -> web.m
             # after this response was built and before any other handler runs on the loop
             schedule.answered()
         state.statuses[str(response.status)] += 1
+        # the stand-in's clock (quirk `clock_offset_seconds`), as Intercom's servers stamp it
+        response.headers["Date"] = formatdate(state.now(), usegmt=True)
         return response
 
     return middleware

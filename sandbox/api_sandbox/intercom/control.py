@@ -16,7 +16,14 @@ from api_sandbox.intercom.schedule import MutationSchedule
 from api_sandbox.intercom.state import CURSOR_MODES, SEARCH_KINDS, IntercomState
 
 RESET_FIELDS = ("seed", "contacts", "conversations", "tickets", "now")
-QUIRKS = ("cursor_repeat_rate", "contact_search_delay_seconds", "ignore_sort", "cursor_mode")
+QUIRKS = (
+    "cursor_repeat_rate",
+    "contact_search_delay_seconds",
+    "ignore_sort",
+    "cursor_mode",
+    "search_lag_seconds",
+    "clock_offset_seconds",
+)
 RATE_LIMIT_FIELDS = ("per_minute", "window_seconds")
 DATASET_KINDS = ("contacts", "conversations", "tickets", "admins", "teams", "tags")
 
@@ -190,7 +197,8 @@ class IntercomControl:
         )
 
     async def quirks(self, request: web.Request) -> web.Response:
-        """GET shows the quirk knobs; POST changes some of them (all are checked before any applies)."""
+        """GET shows the quirk knobs; POST changes some of them (all are checked before any applies);
+        `search_lag_seconds` changes only the kinds it names."""
         repeater = self.state.cursor_repeater
         if request.method == "POST":
             try:
@@ -226,16 +234,39 @@ class IntercomControl:
                 return _bad_request(
                     f"quirks: cursor_mode must be one of {', '.join(CURSOR_MODES)}, got {mode!r}"
                 )
+            lag = body.get("search_lag_seconds", {})
+            if not isinstance(lag, dict) or any(
+                kind not in SEARCH_KINDS
+                or isinstance(seconds, bool)
+                or not isinstance(seconds, int | float)
+                or seconds < 0
+                for kind, seconds in lag.items()
+            ):
+                return _bad_request(
+                    "quirks: search_lag_seconds must be an object of search kinds "
+                    f"({', '.join(SEARCH_KINDS)}) to seconds >= 0, got {lag!r}"
+                )
+            offset = body.get("clock_offset_seconds", self.state.clock_offset)
+            if isinstance(offset, bool) or not isinstance(offset, int | float):
+                return _bad_request(
+                    f"quirks: clock_offset_seconds must be a number of seconds, got {offset!r}"
+                )
             if "cursor_repeat_rate" in body:
                 repeater.configure(float(rate), self.faults.settings.seed)
             self.state.contact_search_delay = float(delay)
             self.state.ignore_sort.update(ignore_sort)
             self.state.cursor_mode = mode
+            self.state.clock_offset = float(offset)
+            objects = self.state.searchable()
+            for kind, seconds in lag.items():
+                self.state.search_lag.configure(kind, float(seconds), objects[kind])
         return json_response(
             {
                 "cursor_repeat_rate": repeater.rate,
                 "contact_search_delay_seconds": self.state.contact_search_delay,
                 "ignore_sort": dict(self.state.ignore_sort),
                 "cursor_mode": self.state.cursor_mode,
+                "search_lag_seconds": dict(self.state.search_lag.seconds),
+                "clock_offset_seconds": self.state.clock_offset,
             }
         )

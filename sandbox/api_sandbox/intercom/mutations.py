@@ -77,7 +77,7 @@ def apply_mutation(state: IntercomState, mutation: Any) -> dict[str, Any]:
     """One mutation: {action, at, ids, ledger}; MutationError when it cannot be applied."""
     check_mutation(mutation)
     action = mutation["action"]
-    at = _at(mutation)
+    at = _at(mutation, state.now())
     added: list[LedgerEntry] = []
     try:
         ids = ACTIONS[action](state.workspace, mutation, at, added)
@@ -86,10 +86,10 @@ def apply_mutation(state: IntercomState, mutation: Any) -> dict[str, Any]:
     return {"action": action, "at": at, "ids": ids, "ledger": [e.to_json() for e in added]}
 
 
-def _at(mutation: dict[str, Any]) -> int:
+def _at(mutation: dict[str, Any], now: float | None = None) -> int:
     at = mutation.get("at")
     if at is None:
-        return int(time.time())
+        return int(time.time() if now is None else now)
     if isinstance(at, bool) or not isinstance(at, int) or at < 0:
         msg = f"at must be epoch seconds (a non-negative integer), got {at!r}"
         raise MutationError(msg)

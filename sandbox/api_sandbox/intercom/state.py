@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from dataclasses import replace
+from typing import Any
 
 from aiohttp import web
 
@@ -12,6 +13,7 @@ from api_sandbox.intercom.generator import generate
 from api_sandbox.intercom.model import Workspace
 from api_sandbox.intercom.paging import CursorRepeater, SortedResults
 from api_sandbox.intercom.rate_limit import WindowRateLimiter
+from api_sandbox.intercom.search_lag import SearchLag
 from api_sandbox.settings import IntercomSettings
 
 # Versions the stand-in serves -> their minor number, which the renderer compares against the versions where
@@ -31,6 +33,10 @@ class IntercomState:
             )
             raise ValueError(msg)
         self.settings = settings
+        # The stand-in's clock runs this many seconds ahead of the machine's (negative: behind): its
+        # `Date` header, a mutation's default `at` and a reset's default `now` (quirk; rate-limit
+        # windows and `X-RateLimit-Reset` stay on the machine's clock)
+        self.clock_offset = 0.0
         self.rate_limiter = WindowRateLimiter(
             settings.rate_limit_per_minute, window_seconds=settings.rate_window_seconds
         )
@@ -45,17 +51,27 @@ class IntercomState:
         # Intercom does not say what a cursor holds: "keyset" (the last item's sort key; stable while
         # items move) or "offset" (a position in the result list; moving items are skipped or repeated)
         self.cursor_mode = "keyset"
+        # Intercom documents late search for new contacts only ("a few minutes"): per kind, search
+        # sees each object as it was this long ago (search_lag.py; quirk)
+        self.search_lag = SearchLag(SEARCH_KINDS)
         self.requests: Counter[str] = Counter()
         self.statuses: Counter[str] = Counter()
         self.workspace = self._generate(settings)
 
-    @staticmethod
-    def _generate(settings: IntercomSettings) -> Workspace:
+    def now(self) -> float:
+        """The stand-in's clock (epoch seconds)."""
+        return time.time() + self.clock_offset
+
+    def searchable(self) -> dict[str, dict[Any, Any]]:
+        ws = self.workspace
+        return {"contacts": ws.contacts, "conversations": ws.conversations, "tickets": ws.tickets}
+
+    def _generate(self, settings: IntercomSettings) -> Workspace:
         for name in ("contacts", "conversations", "tickets"):
             if getattr(settings, name) < 0:
                 msg = f"{name} must be >= 0, got {getattr(settings, name)}"
                 raise ValueError(msg)
-        now = settings.now if settings.now is not None else int(time.time())
+        now = settings.now if settings.now is not None else int(self.now())
         return generate(
             settings.seed, settings.contacts, settings.conversations, settings.tickets, now
         )
@@ -66,9 +82,11 @@ class IntercomState:
         self.workspace = self._generate(self.settings)
         self.sorted_results.clear()
         self.cursor_repeater.clear()
+        self.search_lag.restart(self.searchable())
         return self.workspace
 
     def changed(self) -> None:
         """Call after any change to the data: cached search results are dropped."""
         self.workspace.version += 1
         self.sorted_results.clear()
+        self.search_lag.record(self.searchable(), self.now())
