@@ -15,11 +15,21 @@ klaviyo_url=http://127.0.0.1:8702
 state_id=sandbox:tap-intercom-events-to-target-klaviyo
 
 sandbox_running() { [ -f "$pid_file" ] && kill -0 "$(cat "$pid_file")" 2>/dev/null; }
+port_taken() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }  # something accepts connections there
 
 if [ "${1:-}" = "stop" ]; then
   if sandbox_running; then kill "$(cat "$pid_file")"; echo "demo: stand-ins stopped"; else echo "demo: stand-ins were not running"; fi
   rm -f "$pid_file"
   exit 0
+fi
+
+if ! sandbox_running; then
+  for port in 8701 8702; do
+    if port_taken "$port"; then
+      echo "demo: port $port on 127.0.0.1 is taken by another program; the stand-ins need 8701 and 8702 (meltano.yml's sandbox environment): stop that program and run again" >&2
+      exit 1
+    fi
+  done
 fi
 
 bash scripts/bootstrap.sh
@@ -39,8 +49,15 @@ else
     --seed 7 --contacts 300 --conversations 600 --tickets 150 --klaviyo-db "$demo_dir/klaviyo.db" \
     >"$demo_dir/sandbox.log" 2>&1 &
   echo $! >"$pid_file"
-  for _ in $(seq 1 300); do [ -s "$demo_dir/ready.json" ] && break; sleep 0.1; done
-  [ -s "$demo_dir/ready.json" ] || { echo "demo: the stand-ins did not start; see $demo_dir/sandbox.log" >&2; exit 1; }
+  for _ in $(seq 1 300); do
+    [ -s "$demo_dir/ready.json" ] && break
+    if ! sandbox_running; then
+      echo "demo: the stand-ins stopped at start: $(tail -n 1 "$demo_dir/sandbox.log") (all of it: $demo_dir/sandbox.log)" >&2
+      exit 1
+    fi
+    sleep 0.1
+  done
+  [ -s "$demo_dir/ready.json" ] || { echo "demo: the stand-ins did not start in 30 s; see $demo_dir/sandbox.log" >&2; exit 1; }
 fi
 
 echo "demo: meltano run tap-intercom-events target-klaviyo"

@@ -7,13 +7,18 @@ the file backend and S3 behave the same way for this). Runner A loads everything
 B, on a new clone with an empty `.meltano/`, must send exactly the delta. A third runner with a wrong Klaviyo key
 must fail the job and still leave the run log and summary for the artifact step.
 
-`uses:` steps are the CI's own machinery (checkout = the clone, setup-python, cache, upload-artifact) and are not
-run; the `install-meltano` step is replaced by this checkout's Meltano (the same pinned version, checked below).
+Each `run:` step is written to a file and run with exactly the command GitHub's Linux runner uses for the step's shell
+(`shell:` of the step, else `defaults.run.shell` of the job, else of the workflow; GitHub's workflow syntax docs,
+`jobs.<job_id>.steps[*].shell`): no shell is `bash -e {0}`, which ignores a failure on the left of a pipe, and
+`shell: bash` is `bash --noprofile --norc -eo pipefail {0}`. `uses:` steps are the CI's own machinery (checkout = the
+clone, setup-python, cache, upload-artifact) and are not run; the `install-meltano` step is replaced by this
+checkout's Meltano (the same pinned version, checked below).
 """
 
 from __future__ import annotations
 
 import re
+import shlex
 import shutil
 import subprocess
 from pathlib import Path
@@ -28,11 +33,32 @@ from api_sandbox.testing import SandboxProcess, control
 WORKFLOW = REPO / "examples" / "ci" / "intercom-to-klaviyo.yml"
 STATE_ID = "prod:tap-intercom-events-to-target-klaviyo"
 EXPRESSION = re.compile(r"\$\{\{\s*([^}]*?)\s*\}\}")
+# The command a GitHub-hosted Linux runner runs a step's script file ({0}) with, by the step's shell keyword; any
+# other value is a custom template ("command [options] {0}").
+RUNNER_SHELLS = {
+    None: "bash -e {0}",
+    "bash": "bash --noprofile --norc -eo pipefail {0}",
+    "sh": "sh -e {0}",
+    "python": "python {0}",
+}
 
 
 def workflow_job() -> dict[str, Any]:
     workflow = yaml.safe_load(WORKFLOW.read_text())
     return dict(workflow["jobs"]["load"])
+
+
+def step_command(step: dict[str, Any], script: Path) -> list[str]:
+    """The runner's command for a run: step whose script is in `script`."""
+    workflow = yaml.safe_load(WORKFLOW.read_text())
+    shell = (
+        step.get("shell")
+        or workflow["jobs"]["load"].get("defaults", {}).get("run", {}).get("shell")
+        or workflow.get("defaults", {}).get("run", {}).get("shell")
+    )
+    template = RUNNER_SHELLS.get(shell, shell)
+    assert "{0}" in template, f"custom shell {shell!r} without {{0}}"
+    return [part.replace("{0}", str(script)) for part in shlex.split(template)]
 
 
 def substitute(text: str, context: dict[str, str]) -> str:
@@ -64,9 +90,10 @@ def run_workflow(
             outcomes[step["id"]] = "skipped"
             continue
         step_context = context | {f"steps.{k}.outcome": v for k, v in outcomes.items()}
-        script = substitute(step["run"], step_context)
+        script = checkout.parent / f"{checkout.name}-step-{step['id']}.sh"
+        script.write_text(substitute(step["run"], step_context))
         result = subprocess.run(
-            ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script],
+            step_command(step, script),
             cwd=checkout,
             env=env | {k: substitute(str(v), step_context) for k, v in step.get("env", {}).items()},
             capture_output=True,
@@ -239,3 +266,13 @@ def _changes(
         {"action": "ticket_state", "ticket_id": ticket["id"], "state": "resolved"},
         {"action": "new_conversation", "contact_id": author["id"]},
     ]
+
+
+def test_every_run_step_fails_when_a_command_before_a_pipe_fails(tmp_path: Path) -> None:
+    """`meltano run … | tee log` must fail its step when meltano fails: the runner's shell for the step decides."""
+    script = tmp_path / "step.sh"
+    script.write_text("false | tee /dev/null\n")
+    for step in workflow_job()["steps"]:
+        if "run" in step:
+            result = subprocess.run(step_command(step, script), capture_output=True, check=False)
+            assert result.returncode != 0, f"step {step['id']} passes when a piped command fails"

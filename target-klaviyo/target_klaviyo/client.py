@@ -72,7 +72,16 @@ PROFILES_BULK_ERRORS = Endpoint(
     150,
     "profiles:read",
 )
-ENDPOINTS = (EVENTS_BULK, PROFILE_IMPORT, PROFILES_BULK, PROFILES_BULK_JOB, PROFILES_BULK_ERRORS)
+# Who holds a phone number or external_id (holders.py); the same quota tier as profile-import.
+GET_PROFILES = Endpoint("get_profiles", "GET", "/api/profiles", 75, 750, "profiles:read")
+ENDPOINTS = (
+    EVENTS_BULK,
+    PROFILE_IMPORT,
+    PROFILES_BULK,
+    PROFILES_BULK_JOB,
+    PROFILES_BULK_ERRORS,
+    GET_PROFILES,
+)
 
 
 class TransientError(Exception):
@@ -157,7 +166,7 @@ class KlaviyoClient:
         self._limiters: dict[str, WindowLimiter | Unlimited] = {}
         for endpoint in ENDPOINTS:
             steady = endpoint.steady
-            if endpoint is PROFILE_IMPORT:
+            if endpoint is PROFILE_IMPORT or endpoint is GET_PROFILES:
                 steady = profile_import_steady_limit(revision, steady)
             self._limiters[endpoint.name] = (
                 Unlimited()

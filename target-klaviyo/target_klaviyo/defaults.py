@@ -12,6 +12,7 @@ _EVENT_IDENTITY = {
     "email_field": "contact_email",
     "phone_field": "contact_phone",
     "external_id_field": "contact_external_id",
+    "person_field": "contact_id",
 }
 
 CONVERSATION_EVENT_PROPERTIES = {
@@ -57,6 +58,7 @@ DEFAULT_PROFILE_STREAMS: dict[str, dict[str, Any]] = {
         "email_field": "email",
         "phone_field": "phone",
         "external_id_field": "external_id",
+        "person_field": "id",
         "name_field": "name",
         "image_field": "avatar",
         "location_field": "location",

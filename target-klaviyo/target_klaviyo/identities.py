@@ -8,7 +8,10 @@ new profile or leaves the event out: two Intercom contacts sharing a phone must 
 profile with both people's events. So the first person seen with a phone number (or
 external_id) keeps it; anyone else's records are sent without it. An identifier Klaviyo said
 belongs to a profile this run has not seen (`disown`, after a 409 or an import error) is left
-out for everyone who has it as a later identifier.
+out for everyone who has it as a later identifier. Before a request goes out, the identifiers it
+has that the book has not met are looked up in Klaviyo (holders.py, `learn`): one held by another
+person's profile is left out, and a person whose only identifier (a phone) is another's is not
+sent at all (the sender dead-letters them).
 
 Memory: one dict entry (two ints) per phone number and external_id seen.
 """
@@ -32,6 +35,16 @@ def _key(kind: str, value: str) -> int:
     return hash((kind, value))
 
 
+def owner_key(identity: Identity) -> int:
+    """The key of the identifier Klaviyo resolves the identity's profile by (email, else
+    external_id, else phone number): who holds an identifier, in the book."""
+    if identity.email is not None:
+        return _key("email", identity.email)
+    if identity.external_id is not None:
+        return _key(EXTERNAL_ID, identity.external_id)
+    return _key(PHONE, identity.phone_number or "")
+
+
 def without(identity: Identity, kinds: tuple[str, ...]) -> Identity:
     """The identity without the identifiers named (`phone_number`, `external_id`)."""
     changes: dict[str, None] = {kind: None for kind in kinds if getattr(identity, kind)}
@@ -44,6 +57,9 @@ class IdentityBook:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._held: dict[int, int] = {}  # identifier key -> owner (key of its first identifier)
+        # Held by a sender while it looks up and settles one request: requests claim
+        # identifiers in the order they start, lookups included.
+        self.claiming = threading.Lock()
 
     def settle(self, identity: Identity) -> tuple[Identity, tuple[str, ...]]:
         """The identity to send, and the identifiers left out (held by someone else)."""
@@ -62,8 +78,10 @@ class IdentityBook:
                     owner = key
             elif phone is not None:
                 key = _key(PHONE, phone)
-                held.setdefault(key, key)
-                return identity, ()
+                if held.setdefault(key, key) == key:
+                    return identity, ()
+                # The person's only identifier is another's: nothing is left to send it by.
+                return without(identity, (PHONE,)), (PHONE,)
             else:
                 return identity, ()
             if phone is not None and (email is not None or external_id is not None):
@@ -78,6 +96,29 @@ class IdentityBook:
             return identity, ()
         kinds = tuple(left_out)
         return without(identity, kinds), kinds
+
+    def unknown(self, identity: Identity) -> list[tuple[str, str]]:
+        """The identifiers of `identity` that may be held by another profile in Klaviyo and
+        that the book has not met yet: its phone number, and its external_id when an email
+        comes first (an external_id that comes first finds its own holder)."""
+        found: list[tuple[str, str]] = []
+        held = self._held
+        phone, external_id = identity.phone_number, identity.external_id
+        if phone is not None and _key(PHONE, phone) not in held:
+            found.append((PHONE, phone))
+        if (
+            external_id is not None
+            and identity.email is not None
+            and _key(EXTERNAL_ID, external_id) not in held
+        ):
+            found.append((EXTERNAL_ID, external_id))
+        return found
+
+    def learn(self, kind: str, value: str, owner: int) -> None:
+        """Klaviyo's profile with first identifier `owner` holds `value` (what the run claimed
+        already stays)."""
+        with self._lock:
+            self._held.setdefault(_key(kind, value), owner)
 
     def disown(self, kind: str, value: str) -> None:
         """Klaviyo says `value` belongs to another profile: leave it out from now on (except

@@ -11,6 +11,7 @@ INVALID_RECORD = "invalid record"
 REJECTED = "rejected by Klaviyo"
 IMPORT_ERROR = "profile import error"
 REPORTED_BY_TAP = "reported by the tap: data it could not read"
+HELD_BY_ANOTHER = "identifier held by another person's profile"
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,9 @@ class Identity:
     external_id: str | None
     invalid_phone: str | None = None
     invalid_email: str | None = None  # left out; the record is sent when another id remains
+    # The person's id in the source (the Intercom contact id), never sent as an identifier: it
+    # tells a person whose email changed from another person sharing their phone (holders.py).
+    person: str | None = None
 
     @property
     def key(self) -> tuple[str | None, str | None, str | None]:

@@ -69,7 +69,9 @@ def _text(value: Any) -> str | None:
     return text or None
 
 
-def identity_of(email: Any, phone: Any, external_id: Any, default_region: str) -> Identity:
+def identity_of(
+    email: Any, phone: Any, external_id: Any, default_region: str, person: Any = None
+) -> Identity:
     phone_text = _text(phone)
     e164 = to_e164(phone_text, default_region) if phone_text else None
     email_text = _text(email)
@@ -80,6 +82,7 @@ def identity_of(email: Any, phone: Any, external_id: Any, default_region: str) -
         external_id=_text(external_id),
         invalid_phone=phone_text if phone_text and e164 is None else None,
         invalid_email=email_text if email_text is not None and valid_email is None else None,
+        person=_text(person),
     )
 
 
@@ -91,6 +94,7 @@ def _usable_identity(
         get_path(record, mapping.phone_field),
         get_path(record, mapping.external_id_field),
         default_region,
+        get_path(record, mapping.person_field),
     )
     if identity.usable:
         return identity

@@ -38,8 +38,16 @@ from target_klaviyo.client import (
 )
 from target_klaviyo.deadletters import DeadLetters
 from target_klaviyo.errors import KlaviyoError, RunStoppingError, error_detail
-from target_klaviyo.identities import IdentityBook, conflicting_kind, without
-from target_klaviyo.items import IMPORT_ERROR, REJECTED, EventItem, Identity, ProfileItem
+from target_klaviyo.holders import Holders
+from target_klaviyo.identities import PHONE, IdentityBook, conflicting_kind, without
+from target_klaviyo.items import (
+    HELD_BY_ANOTHER,
+    IMPORT_ERROR,
+    REJECTED,
+    EventItem,
+    Identity,
+    ProfileItem,
+)
 from target_klaviyo.payloads import (
     EventChunk,
     ProfileChunk,
@@ -76,6 +84,7 @@ class _Sender:
         self.dead_letters = dead_letters
         self.stats = stats
         self.book = book if book is not None else IdentityBook()
+        self.holders = Holders(transport, self.book)
 
     def count_left_out(self, left_out: Counter[str]) -> None:
         for kind, n in left_out.items():
@@ -114,6 +123,16 @@ class _Sender:
         self.book.disown(kind, value)
         return without(identity, (kind,))
 
+    def held_elsewhere(self, stream: str, items: list[EventItem] | list[ProfileItem]) -> None:
+        """Dead-letter people whose only identifier belongs to another person's profile."""
+        for item in items:
+            self.dead_letters.write(
+                stream,
+                item.record,
+                HELD_BY_ANOTHER,
+                "its only identifier, a phone number, belongs to another person's Klaviyo profile",
+            )
+
     def reject(
         self,
         stream: str,
@@ -142,15 +161,24 @@ class EventSender(_Sender):
     def send(self, stream: str, chunk: EventChunk) -> None:
         """Deliver one bulk events request: identifiers held by someone else left out; bad
         items go to dead letters, the rest again."""
-        chunk, left_out, repeats = chunk.settled(self.book.settle)
-        self.count_left_out(left_out)
+        with self.book.claiming:
+            self.holders.check(group.identity for group in chunk.groups)
+            chunk, left_out, repeats = chunk.settled(self.book.settle)
+        unsendable = {i: "" for i, g in enumerate(chunk.groups) if not g.identity.usable}
+        if unsendable:
+            chunk, dropped = chunk.without(unsendable, {})
+            left_out[PHONE] -= len(dropped)
+            self.held_elsewhere(stream, [item for item, _ in dropped])
+        self.count_left_out(+left_out)
         if repeats:
             self.stats.count_duplicates(repeats)
         self._deliver(stream, chunk)
 
     def _deliver(self, stream: str, chunk: EventChunk) -> bool:
-        """Send until Klaviyo accepted what is left; True when the first try was accepted."""
-        for attempt in range(MAX_SPLITS):
+        """Send until Klaviyo accepted what is left; True when the first try was accepted.
+        Each rejection takes out at least one event or one identifier (a 409 names one
+        conflict), so conflicts cost at most one request each beyond MAX_SPLITS."""
+        for attempt in range(MAX_SPLITS + 2 * len(chunk.groups)):
             if not chunk.groups:
                 return False
             reply = self.transport.send(EVENTS_BULK, chunk.body())
@@ -224,7 +252,12 @@ class ProfileSender(_Sender):
     def send(self, stream: str, item: ProfileItem) -> None:
         """POST /api/profile-import for one profile; identifiers held by someone else are left
         out, and a 409 (an identifier belongs to another profile) is sent again without it."""
-        identity, kinds = self.book.settle(item.identity)
+        with self.book.claiming:
+            self.holders.check([item.identity])
+            identity, kinds = self.book.settle(item.identity)
+        if not identity.usable:
+            self.held_elsewhere(stream, [item])
+            return
         if kinds:
             self.count_left_out(Counter(kinds))
             item = ProfileItem(item.record, identity, without_identifiers(item.resource, kinds))
@@ -287,8 +320,15 @@ class ProfileJobSender(_Sender):
     def send(self, stream: str, chunk: ProfileChunk) -> None:
         """Submit a bulk import job (identifiers held by someone else left out); once Klaviyo
         accepted it, the watcher waits for it and the pool's thread is free again."""
-        chunk, left_out = chunk.settled(self.book.settle)
-        self.count_left_out(left_out)
+        with self.book.claiming:
+            self.holders.check(chunk.identities)
+            chunk, left_out = chunk.settled(self.book.settle)
+        unsendable = {i: "" for i, identity in enumerate(chunk.identities) if not identity.usable}
+        if unsendable:
+            chunk, dropped = chunk.without(unsendable)
+            left_out[PHONE] -= len(dropped)
+            self.held_elsewhere(stream, [item for item, _ in dropped])
+        self.count_left_out(+left_out)
         self._submit(stream, chunk)
 
     def _submit(self, stream: str, chunk: ProfileChunk) -> bool:

@@ -26,6 +26,7 @@ EVENT_KEYS = {
     "email_field",
     "phone_field",
     "external_id_field",
+    "person_field",
     "value_field",
     "value_currency_field",
     "value_currency",
@@ -47,6 +48,7 @@ PROFILE_KEYS = {
     "email_field",
     "phone_field",
     "external_id_field",
+    "person_field",
     "name_field",
     "first_name_field",
     "last_name_field",
@@ -98,6 +100,7 @@ class EventMapping:
     properties: dict[FieldPath, str] | None
     value_currency_field: FieldPath | None = None
     value_currency: str | None = None  # a fixed ISO 4217 code when no field gives one
+    person_field: FieldPath | None = None  # the person's id in the source (Identity.person)
 
     @classmethod
     def from_config(
@@ -141,6 +144,7 @@ class EventMapping:
             else {path_of(k): str(v) for k, v in properties.items()},
             value_currency_field=_field(spec, "value_currency_field", where),
             value_currency=currency.strip().upper() if currency else None,
+            person_field=_field(spec, "person_field", where),
         )
 
     def used_fields(self) -> set[str]:
@@ -174,6 +178,7 @@ class ProfileMapping:
     properties: dict[FieldPath, str]
     # Klaviyo location key -> field path (over what location_field gives).
     location_fields: dict[str, FieldPath] = field(default_factory=dict)
+    person_field: FieldPath | None = None  # the person's id in the source (Identity.person)
 
     @classmethod
     def from_config(cls, stream: str, spec: Mapping[str, Any]) -> ProfileMapping:
@@ -199,6 +204,7 @@ class ProfileMapping:
                 for key, location_key in LOCATION_FIELD_KEYS.items()
                 if (path := _field(spec, key, where)) is not None
             },
+            person_field=_field(spec, "person_field", where),
         )
 
 

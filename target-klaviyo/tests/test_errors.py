@@ -137,9 +137,8 @@ def test_a_permanent_failure_emits_no_state(
     config = klaviyo.config(max_retries=2, backoff_base_seconds=0.01)
     run = run_target(config, events_input(3, {"s": 1}), caplog)
     assert isinstance(run.error, KlaviyoError)
-    assert str(run.error) == (
-        "POST /api/event-bulk-create-jobs kept failing after retries: HTTP 500"
-    )
+    # The first request is the lookup of who holds the events' phone numbers (holders.py).
+    assert str(run.error) == "GET /api/profiles kept failing after retries: HTTP 500"
     assert run.state_lines == []
     assert KEY not in run.log
 
@@ -173,9 +172,8 @@ def test_timeouts_are_retried_then_fail_without_state(
     config = klaviyo.config(request_timeout=0.1, max_retries=1, backoff_base_seconds=0.01)
     run = run_target(config, events_input(2, {"s": 1}), caplog)
     assert isinstance(run.error, KlaviyoError)
-    assert str(run.error) == (
-        "POST /api/event-bulk-create-jobs kept failing after retries: ReadTimeout"
-    )
+    # The first request is the lookup of who holds the events' phone numbers (holders.py).
+    assert str(run.error) == "GET /api/profiles kept failing after retries: ReadTimeout"
     assert "retries: 1," in run.log
     assert run.state_lines == []
 

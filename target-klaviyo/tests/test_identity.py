@@ -182,9 +182,15 @@ def test_the_book_keeps_the_first_holder() -> None:
     assert book.settle(ann_id) == (ann_id, ())
     by_external_id = Identity(email=None, phone_number=PHONE, external_id="xa")
     assert book.settle(by_external_id) == (by_external_id, ())
-    # A phone alone is the identifier Klaviyo finds the profile by: never left out.
+    # A phone alone that Ann holds: Klaviyo would find Ann's profile by it, so nothing is left
+    # to send (the sender dead-letters that person).
     alone = Identity(email=None, phone_number=PHONE, external_id=None)
-    assert book.settle(alone) == (alone, ())
+    settled, left_out = book.settle(alone)
+    assert left_out == ("phone_number",)
+    assert not settled.usable
+    # A phone nobody else holds is that person's own.
+    other = Identity(email=None, phone_number="+14155550143", external_id=None)
+    assert book.settle(other) == (other, ())
     # Learned from Klaviyo: that external id belongs to a profile this run has not seen.
     book.disown("external_id", "xc")
     cleo = Identity(email="c@x.com", phone_number=None, external_id="xc")

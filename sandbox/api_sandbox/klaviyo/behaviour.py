@@ -18,6 +18,10 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "identity_conflicts": ("reject", "attach", "ignore"),
     # Where bulk event create rejects such a conflict (identity_conflicts "reject" only).
     "bulk_event_conflicts": ("request", "item"),
+    # What GET /api/profiles?filter=... finds. Klaviyo does not document how soon a write is
+    # visible to it: "current" finds every stored profile, "stale" finds none (an index that
+    # has not caught up), so that conflicts reach the write endpoints.
+    "profile_lookups": ("current", "stale"),
 }
 
 
@@ -26,6 +30,7 @@ class Behaviour:
     stored_duplicates: str = "keep_first"
     identity_conflicts: str = "reject"
     bulk_event_conflicts: str = "request"
+    profile_lookups: str = "current"
 
     @classmethod
     def from_settings(cls, settings: KlaviyoSettings) -> Behaviour:

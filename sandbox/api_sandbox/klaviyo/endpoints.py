@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -60,7 +61,7 @@ class Endpoint:
         return f"{self.method} {self.path}"
 
     def limit_for(self, revision: Revision) -> Limit:
-        if self.path == "/api/profile-import":
+        if self.path in ("/api/profile-import", "/api/profiles"):
             return Limit(self.limit.burst, revision.profile_import_per_minute)
         return self.limit
 
@@ -248,7 +249,11 @@ def _store_profile(
 
 
 def _profile_resource(state: KlaviyoState, profile_id: str, base_url: str) -> dict[str, Any]:
-    stored = state.store.profile(profile_id)
+    return _resource_of(state.store.profile(profile_id), base_url)
+
+
+def _resource_of(stored: dict[str, Any], base_url: str) -> dict[str, Any]:
+    profile_id = stored["id"]
     attributes = {key: value for key, value in stored.items() if key not in ("id", "anonymous_id")}
     attributes["last_event_date"] = None
     url = f"{base_url}/api/profiles/{profile_id}/"
@@ -264,6 +269,85 @@ def _profile_resource(state: KlaviyoState, profile_id: str, base_url: str) -> di
         },
         "links": {"self": url},
     }
+
+
+# GET /api/profiles: the filters Klaviyo documents for these fields ("`id`, `email`,
+# `phone_number`, `external_id`: `any`, `equals`"), e.g. any(phone_number,["+1...","+4..."]).
+_PROFILE_FILTER = re.compile(r"^(equals|any)\((id|email|phone_number|external_id),(.*)\)$", re.S)
+
+
+async def get_profiles(
+    request: web.Request, state: KlaviyoState, revision: Revision, body: Body
+) -> web.Response:
+    field, values = _profile_filter(request.query.get("filter"))
+    size = _page_size(request)
+    offset = _page_offset(request)
+    if state.behaviour.profile_lookups == "stale":
+        found: list[dict[str, Any]] = []
+    else:
+        found = state.store.profiles_holding(field, values) if field else state.store.profiles()
+    page = found[offset : offset + size]
+    links: dict[str, str | None] = {"self": str(request.url), "next": None, "prev": None}
+    if offset + size < len(found):
+        query = dict(request.query)
+        query["page[cursor]"] = encode_cursor(offset + size)
+        links["next"] = str(request.url.with_query(query))
+    base = _base_url(request)
+    return _json_api({"data": [_resource_of(p, base) for p in page], "links": links})
+
+
+def _profile_filter(text: str | None) -> tuple[str | None, list[str]]:
+    if text is None:
+        return None, []
+    match = _PROFILE_FILTER.match(text.strip())
+    values: Any = None
+    if match is not None:
+        try:
+            values = json.loads(match.group(3))
+        except ValueError:
+            values = None
+        if match.group(1) == "equals":
+            values = [values]
+    if not (isinstance(values, list) and values and all(isinstance(v, str) for v in values)):
+        raise ApiRequestError(
+            [
+                ApiError(
+                    400,
+                    "invalid",
+                    f"Invalid filter '{text}': use equals(field,\"value\") or "
+                    'any(field,["value",...]) on id, email, phone_number or external_id.',
+                    parameter="filter",
+                )
+            ]
+        )
+    return str(match.group(2)) if match else None, values
+
+
+def _page_size(request: web.Request) -> int:
+    size_text = request.query.get("page[size]", str(DEFAULT_PAGE_SIZE))
+    if not size_text.isdigit() or not 1 <= int(size_text) <= MAX_PAGE_SIZE:
+        raise ApiRequestError(
+            [
+                ApiError(
+                    400,
+                    "invalid",
+                    f"page[size] must be an integer from 1 to {MAX_PAGE_SIZE}; got '{size_text}'.",
+                    parameter="page[size]",
+                )
+            ]
+        )
+    return int(size_text)
+
+
+def _page_offset(request: web.Request) -> int:
+    if "page[cursor]" not in request.query:
+        return 0
+    decoded = decode_cursor(request.query["page[cursor]"])
+    if decoded is None:
+        raise ApiRequestError(
+            [ApiError(400, "invalid", "Invalid page[cursor].", parameter="page[cursor]")]
+        )
+    return decoded
 
 
 async def bulk_import_profiles(
@@ -308,27 +392,8 @@ async def get_import_errors(
     job = state.jobs.jobs.get(job_id)
     if job is None:
         raise _job_not_found(job_id)
-    size_text = request.query.get("page[size]", str(DEFAULT_PAGE_SIZE))
-    if not size_text.isdigit() or not 1 <= int(size_text) <= MAX_PAGE_SIZE:
-        raise ApiRequestError(
-            [
-                ApiError(
-                    400,
-                    "invalid",
-                    f"page[size] must be an integer from 1 to {MAX_PAGE_SIZE}; got '{size_text}'.",
-                    parameter="page[size]",
-                )
-            ]
-        )
-    size = int(size_text)
-    offset = 0
-    if "page[cursor]" in request.query:
-        decoded = decode_cursor(request.query["page[cursor]"])
-        if decoded is None:
-            raise ApiRequestError(
-                [ApiError(400, "invalid", "Invalid page[cursor].", parameter="page[cursor]")]
-            )
-        offset = decoded
+    size = _page_size(request)
+    offset = _page_offset(request)
     page = job.errors[offset : offset + size]
     url = f"{_base_url(request)}/api/profile-bulk-import-jobs/{job_id}/import-errors/"
     links: dict[str, str | None] = {"self": str(request.url), "next": None, "prev": None}
@@ -392,6 +457,7 @@ ENDPOINTS: list[tuple[Endpoint, Handler]] = [
         bulk_create_events,
     ),
     (Endpoint("POST", "/api/profile-import", ("profiles:write",), L, 100 * 1024), profile_import),
+    (Endpoint("GET", "/api/profiles", ("profiles:read",), L, None), get_profiles),
     (
         Endpoint(
             "POST", "/api/profile-bulk-import-jobs", ("lists:write", "profiles:write"), M, 5 * MB

@@ -359,6 +359,20 @@ class KlaviyoStore:
         return [_profile_json(row) for row in rows]
 
     @_locked
+    def profiles_holding(self, field: str, values: list[str]) -> list[dict[str, Any]]:
+        """The profiles whose `field` (id, email, phone_number or external_id) is one of
+        `values`, oldest first (GET /api/profiles?filter=any(...))."""
+        if field not in ("id", *IDENTIFIERS) or not values:
+            return []
+        marks = ",".join("?" for _ in values)
+        rows = self._db.execute(
+            "SELECT id, email, phone_number, external_id, anonymous_id, document, created, updated"
+            f" FROM profiles WHERE {field} IN ({marks}) ORDER BY seq",
+            values,
+        ).fetchall()
+        return [_profile_json(row) for row in rows]
+
+    @_locked
     def events_json(self, metric: str | None = None) -> str:
         """`{"events": [...]}` as Klaviyo kept them, built by SQLite (150,000 events in well under
         a second, where decoding and re-encoding each row in Python takes seconds)."""
