@@ -78,6 +78,7 @@ def test_behaviour_defaults_and_validation(url: str) -> None:
         "stored_duplicates": "keep_first",
         "identity_conflicts": "reject",
         "bulk_event_conflicts": "request",
+        "profile_lookups": "current",
     }
     for bad in (
         {"identity_conflicts": "merge"},

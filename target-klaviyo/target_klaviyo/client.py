@@ -8,6 +8,7 @@ backoff and jitter (python-backoff); 401/403 stop the run with one line naming t
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -159,6 +160,9 @@ class KlaviyoClient:
         self.revision = revision
         self.stats = stats
         self.timeout = timeout
+        # urllib3 logs each request line at DEBUG, and a holders lookup's URL names the phone
+        # numbers and external_ids it asks about (holders.py): personal data stays out of logs.
+        logging.getLogger("urllib3.connectionpool").setLevel(logging.INFO)
         self._local = threading.local()
         self._sessions: list[requests.Session] = []
         self._sessions_lock = threading.Lock()

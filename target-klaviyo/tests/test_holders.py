@@ -65,7 +65,9 @@ def test_a_changed_email_moves_the_persons_own_profile(
     klaviyo: Klaviyo, caplog: pytest.LogCaptureFixture
 ) -> None:
     old = contact(1, phone="415-555-0142", external_id=None)
-    first = [conversation_event(10, 1, part=100, contact_phone="415-555-0142", contact_external_id=None)]
+    first = [
+        conversation_event(10, 1, part=100, contact_phone="415-555-0142", contact_external_id=None)
+    ]
     assert run_target(klaviyo.config(), singer([old], first), caplog).error is None
     # Intercom: the contact's email changed; a new reply by them.
     new = contact(1, email="ann.new@example.com", phone="415-555-0142", external_id=None)
@@ -92,9 +94,7 @@ def test_a_changed_email_found_by_external_id(
     klaviyo: Klaviyo, caplog: pytest.LogCaptureFixture
 ) -> None:
     assert run_target(klaviyo.config(), singer([contact(1)]), caplog).error is None
-    run = run_target(
-        klaviyo.config(), singer([contact(1, email="renamed@example.com")]), caplog
-    )
+    run = run_target(klaviyo.config(), singer([contact(1, email="renamed@example.com")]), caplog)
     assert run.error is None
     [profile] = klaviyo.profiles()
     assert (profile["email"], profile["external_id"]) == ("renamed@example.com", "ext-1")
@@ -123,7 +123,10 @@ def test_600_conflicting_replies_cost_a_few_requests(
     assert klaviyo.report()["rejected_requests"] == []
     stored = klaviyo.events()
     assert len(stored) == 600
-    assert all(e["profile"]["email"] == f"user{int(e['unique_id'].split(':')[1]) - 5000}@example.com" for e in stored)
+    assert all(
+        e["profile"]["email"] == f"user{int(e['unique_id'].split(':')[1]) - 5000}@example.com"
+        for e in stored
+    )
     assert all(e["profile"]["phone_number"] is None for e in stored)
     owners_now = {p["email"]: p for p in klaviyo.profiles() if p["email"].startswith("user1")}
     assert owners_now["user1000@example.com"]["phone_number"] == phones[0]
