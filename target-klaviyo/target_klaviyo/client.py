@@ -84,6 +84,11 @@ ENDPOINTS = (
     GET_PROFILES,
 )
 
+# The reads of reconcile mode (reconcile.py).
+GET_EVENTS = Endpoint("get_events", "GET", "/api/events", 350, 3500, "events:read")
+GET_METRICS = Endpoint("get_metrics", "GET", "/api/metrics", 10, 150, "metrics:read")
+READ_ENDPOINTS = (GET_EVENTS, GET_METRICS)
+
 
 class TransientError(Exception):
     """A response or connection failure worth retrying."""
@@ -168,7 +173,7 @@ class KlaviyoClient:
         self._sessions_lock = threading.Lock()
         self._cancelled = threading.Event()
         self._limiters: dict[str, WindowLimiter | Unlimited] = {}
-        for endpoint in ENDPOINTS:
+        for endpoint in (*ENDPOINTS, *READ_ENDPOINTS):
             steady = endpoint.steady
             if endpoint is PROFILE_IMPORT or endpoint is GET_PROFILES:
                 steady = profile_import_steady_limit(revision, steady)

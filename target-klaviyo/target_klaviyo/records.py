@@ -131,6 +131,8 @@ class EventRules:
     time_properties: frozenset[str] = frozenset()
     # Fields the schema marks `singer.decimal` (SQL taps' numeric columns as strings): numbers.
     decimal_fields: frozenset[str] = frozenset()
+    # The property that carries the unique_id too (reads return no unique_id: reconcile.py).
+    unique_id_property: str | None = None
     cuts: LimitCounter = field(default_factory=LimitCounter)
     _plans: dict[str, list[tuple[FieldPath, str]]] = field(default_factory=dict)
     _identity_names: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
@@ -267,9 +269,12 @@ def translate_event(record: dict[str, Any], rules: EventRules) -> EventItem | Re
             return Rejection(INVALID_RECORD, f"field {_dotted(path)}: {exc}")
         if not is_empty(value):
             properties[name] = value
-    if len(properties) > rules.max_properties:
+    room = rules.max_properties - (1 if rules.unique_id_property else 0)
+    if len(properties) > room:
         rules.cuts.cut += 1
-        properties = dict(list(properties.items())[: rules.max_properties])
+        properties = dict(list(properties.items())[:room])
+    if rules.unique_id_property:
+        properties[rules.unique_id_property] = unique_id
     attributes["properties"] = properties
 
     if mapping.time_field is not None:

@@ -15,6 +15,9 @@ EVENT_TIMES_FROM_1990_SINCE = "2026-07-15"
 MORE_EVENT_PROPERTIES_SINCE = "2025-04-15"
 # POST /api/profile-import's steady limit rose from 700/min to 750/min.
 FASTER_PROFILE_IMPORT_SINCE = "2026-01-15"
+# GET /api/events takes page[size], up to 1,000 (before: 200 a page, no page[size]).
+EVENTS_PAGE_SIZE_SINCE = "2026-01-15"
+MAX_EVENTS_PAGE_SIZE = 1000
 
 
 def supports_backfill(revision: str) -> bool:
@@ -33,3 +36,8 @@ def max_event_properties(revision: str) -> int:
 def profile_import_steady_limit(revision: str, documented: int) -> int:
     """Requests per minute to POST /api/profile-import (`documented`: the current revision's)."""
     return documented if revision >= FASTER_PROFILE_IMPORT_SINCE else 700
+
+
+def events_page_size(revision: str) -> int | None:
+    """The page[size] to read events with, or None when the revision has no such parameter."""
+    return MAX_EVENTS_PAGE_SIZE if revision >= EVENTS_PAGE_SIZE_SINCE else None

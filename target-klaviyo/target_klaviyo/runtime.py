@@ -18,6 +18,7 @@ from target_klaviyo.deadletters import DeadLetters
 from target_klaviyo.dry_run import DryRunTransport
 from target_klaviyo.identities import IdentityBook
 from target_klaviyo.pool import Pool
+from target_klaviyo.reconcile import Reconciler
 from target_klaviyo.senders import EventSender, ProfileJobSender, ProfileSender
 from target_klaviyo.settings import Settings
 from target_klaviyo.stats import ProgressReporter, RunStats
@@ -34,6 +35,7 @@ class Runtime:
     profiles: ProfileSender
     profile_jobs: ProfileJobSender
     progress: ProgressReporter
+    reconcile: Reconciler | None = None  # reconcile mode only
 
     def close(self) -> None:
         """Stop the job watcher and the pool (finishing what runs), then close the transport
@@ -43,6 +45,8 @@ class Runtime:
         self.pool.close()
         self.transport.close()
         self.dead_letters.close()
+        if self.reconcile is not None:
+            self.reconcile.close()
 
 
 # glibc's mallopt parameters.
@@ -106,6 +110,20 @@ def build_runtime(config: Mapping[str, Any], logger: logging.Logger) -> Runtime:
         profile_jobs=ProfileJobSender(transport, dead_letters, stats, profiles=profiles, pool=pool),
         progress=ProgressReporter(stats, logger, settings.progress_interval),
     )
+    if settings.reconcile:
+        runtime.reconcile = Reconciler(
+            transport=transport,
+            pool=pool,
+            sender=runtime.events,
+            stats=stats,
+            revision=settings.revision,
+            id_property=settings.unique_id_property,
+            report_only=settings.reconcile_report_only,
+            report_path=settings.reconcile_report_path,
+            fail_on=settings.reconcile_fail_on,
+            events_per_request=settings.events_per_request,
+            max_request_bytes=settings.max_request_bytes,
+        )
     runtime.progress.start()
     return runtime
 

@@ -20,6 +20,7 @@ from target_klaviyo.payloads import (
     MAX_EVENTS_PER_REQUEST,
     MAX_PROFILES_PER_JOB,
 )
+from target_klaviyo.reconciliation import RECONCILE_FAIL_ON_CHOICES, UNIQUE_ID_PROPERTY
 from target_klaviyo.revisions import (
     BACKFILL_SINCE,
     DEFAULT_REVISION,
@@ -210,6 +211,44 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         description="Where dry_run writes the requests (JSON lines: method, path, body).",
     ),
     th.Property(
+        "unique_id_property",
+        th.StringType,
+        default=UNIQUE_ID_PROPERTY,
+        description="Event property that carries each event's unique_id as well (Klaviyo's "
+        "event reads do not return unique_id; reconcile matches by this property). Empty: "
+        "not carried, and reconcile cannot match.",
+    ),
+    th.Property(
+        "reconcile",
+        th.BooleanType,
+        default=False,
+        description="Reconcile mode: read Klaviyo's events for the metrics and time range of "
+        "the input (a tap's replay), send only those Klaviyo lacks, report per metric and day, "
+        "and emit no state. Needs the scopes events:read and metrics:read.",
+    ),
+    th.Property(
+        "reconcile_report_only",
+        th.BooleanType,
+        default=False,
+        description="With reconcile: send nothing, only report.",
+    ),
+    th.Property(
+        "reconcile_report_path",
+        th.StringType,
+        default="reconcile-report.json",
+        description="With reconcile: where the JSON report goes (per metric and UTC day: "
+        "expected, in_klaviyo, missing, sent, not_produced).",
+    ),
+    th.Property(
+        "reconcile_fail_on",
+        th.StringType,
+        default="missing",
+        allowed_values=list(RECONCILE_FAIL_ON_CHOICES),
+        description="With reconcile, when the run exits with code 4: 'missing' (default) "
+        "when any expected event was missing before healing; 'unhealed' when any is still "
+        "missing after it (or report-only found some); 'nothing' never.",
+    ),
+    th.Property(
         "validate_records",
         th.BooleanType,
         default=False,
@@ -275,6 +314,12 @@ class Settings:
     backoff_base_seconds: float
     request_timeout: float
     progress_interval: float
+    # Reconcile mode (reconcile.py)
+    unique_id_property: str | None = UNIQUE_ID_PROPERTY
+    reconcile: bool = False
+    reconcile_report_only: bool = False
+    reconcile_report_path: str = "reconcile-report.json"
+    reconcile_fail_on: str = "missing"
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Settings:
@@ -305,6 +350,10 @@ class Settings:
                 msg = f"'backfill_before': {exc}"
                 raise KlaviyoError(msg) from None
         max_concurrency = int(get("max_concurrency"))
+        reconcile = bool(get("reconcile"))
+        if reconcile and dry_run:
+            msg = "'reconcile' reads Klaviyo and cannot run with 'dry_run': turn one off"
+            raise KlaviyoError(msg)
         return cls(
             api_key=api_key,
             api_url=str(get("api_url")),
@@ -339,4 +388,9 @@ class Settings:
             backoff_base_seconds=float(get("backoff_base_seconds")),
             request_timeout=float(get("request_timeout")),
             progress_interval=float(get("progress_interval")),
+            unique_id_property=config.get("unique_id_property", UNIQUE_ID_PROPERTY) or None,
+            reconcile=reconcile,
+            reconcile_report_only=bool(get("reconcile_report_only")),
+            reconcile_report_path=str(get("reconcile_report_path")),
+            reconcile_fail_on=str(get("reconcile_fail_on")),
         )

@@ -264,6 +264,7 @@ class EventSink(KlaviyoSink[EventItem, EventChunk]):
                 _fields_of_format(self.record_schema, "date-time") - mapping.used_fields()
             ),
             decimal_fields=frozenset(_fields_of_format(self.record_schema, "singer.decimal")),
+            unique_id_property=settings.unique_id_property,
         )
 
     def translate(self, record: dict[str, Any]) -> EventItem | Rejection:
@@ -274,6 +275,10 @@ class EventSink(KlaviyoSink[EventItem, EventChunk]):
         return chunk_events(items, settings.events_per_request, settings.max_request_bytes)
 
     def send(self, chunks: list[EventChunk]) -> None:
+        if self.runtime.reconcile is not None:
+            # Reconcile mode: sent at the end, if Klaviyo lacks them (reconcile.py).
+            self.runtime.reconcile.expect(self.stream_name, chunks)
+            return
         pool, sender = self.runtime.pool, self.runtime.events
         for chunk in chunks:
             pool.submit(sender.send, self.stream_name, chunk)

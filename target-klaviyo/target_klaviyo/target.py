@@ -172,6 +172,9 @@ class TargetKlaviyo(Target):
             raise MappingConfigError(msg)
         if stream_name in settings.skip_streams:
             return SkippedSink
+        if in_profiles and settings.reconcile:
+            # Reconcile mode checks events; profiles are the regular runs' to send.
+            return SkippedSink
         if in_events:
             return EventSink
         if in_profiles:
@@ -196,6 +199,8 @@ class TargetKlaviyo(Target):
         # goes out (sinks return from process_batch once their requests are queued).
         runtime = self.runtime
         runtime.pool.wait_all()
+        if runtime.settings.reconcile:
+            return  # a reconcile run moves no bookmark (its input is a replay)
         if runtime.settings.dry_run:
             self.logger.info("dry run: not emitting state (a real run must still send this data)")
             return
@@ -234,7 +239,21 @@ class TargetKlaviyo(Target):
         super().process_endofpipe()
         if "runtime" in self.__dict__:
             self.runtime.pool.wait_all()
+            self._reconcile()
         self.finish()
+
+    def _reconcile(self) -> None:
+        """Reconcile mode, at the end of the input: read, match, heal and report; a run that
+        found what `reconcile_fail_on` fails on exits with code 4 after the summary."""
+        reconciler = self.runtime.reconcile
+        if reconciler is None:
+            return
+        lines, code = reconciler.finish()
+        for line in lines:
+            self.logger.info(line)
+        if code:
+            self.finish()
+            sys.exit(code)
 
     def finish(self) -> None:
         """Stop the pool, close files and log the summary (once)."""

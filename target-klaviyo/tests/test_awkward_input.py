@@ -409,7 +409,11 @@ def test_flattened_custom_mapping_reads_nested_fields(
     assert run.error is None
     [event] = klaviyo.events()
     assert event["profile"]["email"] == "eve@example.com"
-    assert event["properties"] == {"email": "eve@example.com", "City": "Porto"}
+    assert event["properties"] == {
+        "email": "eve@example.com",
+        "City": "Porto",
+        "Unique ID": "orders:9",
+    }
     assert event["value"] == 5
     [request] = [e for e in klaviyo.control("events")["events"]]
     assert request["unique_id"] == "orders:9"

@@ -95,6 +95,7 @@ def test_events_arrive_as_the_contract_says(
         "Conversation Part Count": 3,
         "Reopen Count": 0,
         "Assignment Count": 1,
+        "Unique ID": "conversation:10:created",
     }
     assert created["profile"]["email"] == "user1@example.com"
     assert created["profile"]["external_id"] == "ext-1"
@@ -113,6 +114,7 @@ def test_events_arrive_as_the_contract_says(
         "Ticket Name": "Ticket 20",
         "Ticket Description": "It broke",
         "Is Shared": False,
+        "Unique ID": "ticket:20:part:9:resolved",
     }
     assert "summary: 4 events sent" in run.log
     assert "events 'Resolved Ticket': 1" in run.log
@@ -382,7 +384,7 @@ def test_other_taps_streams_can_be_mapped(
     assert stored["unique_id"] == "orders:1"
     assert stored["time"] == "2026-03-01T10:00:00+00:00"
     assert stored["value"] == 12.5
-    assert stored["properties"] == {"email": "o@x.example", "id": 1}
+    assert stored["properties"] == {"email": "o@x.example", "id": 1, "Unique ID": "orders:1"}
 
 
 def test_dry_run_writes_requests_and_sends_nothing(

@@ -124,11 +124,15 @@ def test_the_standard_streams_really_reach_klaviyo(
     )
     assert [e["unique_id"] for e in array_events] == [f"test_array_data:{i}" for i in range(1, 5)]
     # Fields used as identifiers are not repeated as properties.
-    assert array_events[0]["properties"] == {"fruits": ["apple", "orange", "pear"]}
+    assert array_events[0]["properties"] == {
+        "fruits": ["apple", "orange", "pear"],
+        "Unique ID": "test_array_data:1",
+    }
     assert array_events[0]["profile"]["external_id"] == "1"
     [special] = [e for e in events if e["metric"] == "SDK test special chars"]
     assert special["properties"] == {
         "d": {"env": "prod", "agent:type": "desktop", "agent:os:version": "10.13.1"},
+        "Unique ID": special["unique_id"],
     }
 
 

@@ -1,0 +1,367 @@
+"""Reconcile mode (`reconcile`): instead of sending blindly, find out which incoming events
+Klaviyo already holds, send only the missing ones (unless `reconcile_report_only`), and report
+per metric and UTC day (reconciliation.py).
+
+1. Every event the sinks would send goes to an on-disk index (SQLite in a temporary directory),
+   so memory stays bounded whatever the window's size.
+2. At the end of the input: the metrics' ids from `GET /api/metrics`, then for each metric id and
+   each UTC day of the range (the earliest to the latest expected event time) the events from
+   `GET /api/events` (filter on metric_id and datetime, sorted, cursor paged, 1,000 a page from
+   revision 2026-01-15, only `datetime` and `event_properties`), on the run's pool and through the
+   client's per-endpoint limiters. An event read is matched by metric and the id carried in the
+   `unique_id_property` event property (Klaviyo's read does not return `unique_id`:
+   docs/api-assumptions.md); one whose id the input did not hold is counted, never deleted.
+3. The missing events go out through the normal bulk sender, (stream, metric, day) by
+   (stream, metric, day), so that what Klaviyo accepted is counted where it belongs.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import tempfile
+import threading
+import urllib.parse
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from target_klaviyo.client import GET_EVENTS, GET_METRICS, Endpoint, Reply, Transport
+from target_klaviyo.deadletters import check_writable
+from target_klaviyo.errors import KlaviyoError
+from target_klaviyo.items import EventItem, Identity
+from target_klaviyo.payloads import EventChunk, chunk_events, encode_record
+from target_klaviyo.pool import Pool
+from target_klaviyo.reconciliation import (
+    Tally,
+    day_of,
+    days_between,
+    exit_code,
+    report,
+    summary_lines,
+)
+from target_klaviyo.revisions import events_page_size
+from target_klaviyo.senders import EventSender
+from target_klaviyo.stats import RunStats
+
+# Events per healing batch handed to chunking (a few bulk requests' worth).
+HEAL_BATCH = 5000
+# Rows written to the index at a time.
+_SCHEMA = """
+CREATE TABLE expected (
+    stream TEXT NOT NULL,
+    metric TEXT NOT NULL,
+    unique_id TEXT NOT NULL,
+    time TEXT,
+    day TEXT,
+    identity BLOB NOT NULL,
+    resource BLOB NOT NULL,
+    record BLOB NOT NULL,
+    found INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (metric, unique_id)
+) WITHOUT ROWID;
+"""
+
+
+class _Attributes(msgspec.Struct):
+    time: str | None = None
+
+
+class _Resource(msgspec.Struct):
+    attributes: _Attributes
+
+
+_TIME_OF = msgspec.json.Decoder(_Resource)
+_DECODE = msgspec.json.Decoder()
+
+
+@dataclass(frozen=True)
+class _Read:
+    """The events of one metric id on one day."""
+
+    metric: str
+    metric_id: str
+    day: str
+    lower: str
+    upper: str
+
+
+class Reconciler:
+    """One reconcile run: the index of expected events, the reads, the healing, the tally."""
+
+    def __init__(
+        self,
+        *,
+        transport: Transport,
+        pool: Pool,
+        sender: EventSender,
+        stats: RunStats,
+        revision: str,
+        id_property: str | None,
+        report_only: bool,
+        report_path: str,
+        fail_on: str,
+        events_per_request: int,
+        max_request_bytes: int,
+    ) -> None:
+        self.transport = transport
+        self.pool = pool
+        self.sender = sender
+        self.stats = stats
+        self.page_size = events_page_size(revision)
+        self.id_property = id_property
+        self.events_per_request = events_per_request
+        self.max_request_bytes = max_request_bytes
+        self.tally = Tally(report_only=report_only)
+        self.report_path = Path(report_path)
+        check_writable(self.report_path, "reconcile_report_path")
+        self.fail_on = fail_on
+        self._dir = tempfile.TemporaryDirectory(prefix="target-klaviyo-reconcile-")
+        self._db = sqlite3.connect(
+            str(Path(self._dir.name) / "expected.db"), check_same_thread=False
+        )
+        self._db.execute("PRAGMA journal_mode=OFF")
+        self._db.execute("PRAGMA synchronous=OFF")
+        self._db.executescript(_SCHEMA)
+        self._lock = threading.Lock()
+
+    # -- 1. what the input holds ---------------------------------------------------------------
+
+    def expect(self, stream: str, chunks: list[EventChunk]) -> None:
+        """Index the events a sink would have sent (each (metric, unique_id) once)."""
+        rows = []
+        for chunk in chunks:
+            for group in chunk.groups:
+                identity = msgspec.json.encode(list(group.identity.key))
+                for item, encoded in zip(group.events, group.encoded, strict=True):
+                    time = _TIME_OF.decode(encoded).attributes.time
+                    day = day_of(time) if time else None
+                    rows.append(
+                        (
+                            stream,
+                            item.metric,
+                            item.unique_id,
+                            time,
+                            day,
+                            identity,
+                            encoded,
+                            encode_record(item.record),
+                        )
+                    )
+        with self._lock:
+            self._db.executemany(
+                "INSERT OR IGNORE INTO expected (stream, metric, unique_id, time, day, identity,"
+                " resource, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+
+    def finish(self) -> tuple[list[str], int]:
+        """Reconcile, write the JSON report; the summary's lines and the exit code."""
+        tally = self.run()
+        code = exit_code(tally, self.fail_on)
+        self.report_path.write_text(
+            json.dumps(report(tally, fail_on=self.fail_on, code=code), indent=2) + "\n",
+            encoding="utf-8",
+        )
+        lines = summary_lines(tally, code=code)
+        lines.append(f"  reconcile report written to {self.report_path}")
+        return lines, code
+
+    # -- 2. what Klaviyo holds -----------------------------------------------------------------
+
+    def run(self) -> Tally:
+        """Read, match, heal; the tally of what was found and done."""
+        tally = self.tally
+        with self._lock:
+            self._db.commit()
+            start, end = self._db.execute(
+                "SELECT MIN(time), MAX(time) FROM expected WHERE time IS NOT NULL"
+            ).fetchone()
+            tally.without_time = self._db.execute(
+                "SELECT COUNT(*) FROM expected WHERE time IS NULL"
+            ).fetchone()[0]
+            counts = self._db.execute(
+                "SELECT metric, day, COUNT(*) FROM expected WHERE time IS NOT NULL"
+                " GROUP BY metric, day"
+            ).fetchall()
+        if start is None:
+            return tally
+        tally.start, tally.end = start, end
+        for metric, day, count in counts:
+            tally.row(metric, day).expected = count
+        ids = self._metric_ids({metric for metric, _, _ in counts})
+        tally.metric_ids = {metric: sorted(found) for metric, found in ids.items()}
+        for metric, metric_ids in ids.items():
+            for metric_id in sorted(metric_ids):
+                for day, lower, upper in days_between(start, end):
+                    self.pool.submit(self._read, _Read(metric, metric_id, day, lower, upper))
+        self.pool.wait_all()
+        with self._lock:
+            for metric, day, found, held in self._db.execute(
+                "SELECT metric, day, SUM(found > 0), SUM(MAX(found - 1, 0)) FROM expected"
+                " WHERE time IS NOT NULL GROUP BY metric, day"
+            ).fetchall():
+                row = tally.row(metric, day)
+                row.in_klaviyo = found
+                row.missing = row.expected - found
+                row.held_twice = held
+        if not tally.report_only:
+            self._heal()
+        return tally
+
+    def _metric_ids(self, names: set[str]) -> dict[str, set[str]]:
+        """The ids of every Klaviyo metric with one of these names (a name may have several,
+        one per integration)."""
+        ids: dict[str, set[str]] = {name: set() for name in names}
+        url: str | None = None
+        while True:
+            reply = self._get(GET_METRICS, url, "?fields[metric]=name")
+            for metric in _data(reply):
+                name = (metric.get("attributes") or {}).get("name")
+                if name in ids and metric.get("id"):
+                    ids[name].add(str(metric["id"]))
+            url = _next(reply)
+            if url is None:
+                return ids
+
+    def _read(self, read: _Read) -> None:
+        """Every event of one metric id on one day, page by page, matched as it comes."""
+        condition = (
+            f'and(equals(metric_id,"{read.metric_id}"),'
+            f"greater-or-equal(datetime,{_z(read.lower)}),less-than(datetime,{_z(read.upper)}))"
+        )
+        query = {
+            "filter": condition,
+            "sort": "datetime",
+            "fields[event]": "datetime,event_properties",
+        }
+        if self.page_size is not None:
+            query["page[size]"] = str(self.page_size)
+        url: str | None = None
+        first = "?" + urllib.parse.urlencode(query, safe='(),:"[]', quote_via=urllib.parse.quote)
+        while True:
+            reply = self._get(GET_EVENTS, url, first)
+            self._match(read.metric, _data(reply))
+            url = _next(reply)
+            if url is None:
+                return
+
+    def _match(self, metric: str, events: list[dict[str, Any]]) -> None:
+        ids: list[str] = []
+        unmatched_days: dict[str, int] = {}
+        for event in events:
+            attributes = event.get("attributes") or {}
+            properties = attributes.get("event_properties") or {}
+            value = properties.get(self.id_property) if self.id_property else None
+            moment = str(attributes.get("datetime") or "")
+            if isinstance(value, str) and value:
+                ids.append(value)
+            else:
+                day = day_of(moment)
+                unmatched_days[day] = unmatched_days.get(day, 0) + 1
+                continue
+        with self._lock:
+            known: set[str] = set()
+            for start in range(0, len(ids), 500):
+                part = ids[start : start + 500]
+                marks = ",".join("?" for _ in part)
+                known.update(
+                    row[0]
+                    for row in self._db.execute(
+                        f"SELECT unique_id FROM expected WHERE metric = ? AND unique_id IN ({marks})",
+                        [metric, *part],
+                    )
+                )
+            self._db.executemany(
+                "UPDATE expected SET found = found + 1 WHERE metric = ? AND unique_id = ?",
+                [(metric, unique_id) for unique_id in ids if unique_id in known],
+            )
+            for event in events:
+                attributes = event.get("attributes") or {}
+                value = (attributes.get("event_properties") or {}).get(self.id_property or "")
+                if isinstance(value, str) and value and value not in known:
+                    day = day_of(str(attributes.get("datetime") or ""))
+                    unmatched_days[day] = unmatched_days.get(day, 0) + 1
+            for day, count in unmatched_days.items():
+                self.tally.row(metric, day).not_produced += count
+
+    def _get(self, endpoint: Endpoint, url: str | None, query: str) -> Reply:
+        with self._lock:
+            self.tally.requests += 1
+        if url is None:
+            reply = self.transport.send(endpoint, query=query)
+        else:
+            reply = self.transport.send(endpoint, url=url)
+        if reply.status != 200:
+            msg = f"{endpoint.method} {endpoint.path} failed while reconciling: {reply.describe()}"
+            raise KlaviyoError(msg)
+        return reply
+
+    # -- 3. send what is missing ---------------------------------------------------------------
+
+    def _heal(self) -> None:
+        with self._lock:
+            groups = self._db.execute(
+                "SELECT DISTINCT stream, metric, day FROM expected WHERE found = 0 AND time IS NOT"
+                " NULL ORDER BY metric, day, stream"
+            ).fetchall()
+        for stream, metric, day in groups:
+            before = self.stats.events_by_metric[metric]
+            for items in self._missing(stream, metric, day):
+                chunking = chunk_events(items, self.events_per_request, self.max_request_bytes)
+                for chunk in chunking.chunks:
+                    self.pool.submit(self.sender.send, stream, chunk)
+            self.pool.wait_all()
+            sent = self.stats.events_by_metric[metric] - before
+            row = self.tally.row(metric, day)
+            row.sent += sent
+        total = self.tally.total()
+        self.tally.not_sent = total.missing - total.sent
+
+    def _missing(self, stream: str, metric: str, day: str) -> Iterator[list[EventItem]]:
+        last = ""
+        while True:
+            with self._lock:
+                rows = self._db.execute(
+                    "SELECT unique_id, identity, resource, record FROM expected WHERE metric = ?"
+                    " AND day = ? AND stream = ? AND found = 0 AND unique_id > ?"
+                    " ORDER BY unique_id LIMIT ?",
+                    (metric, day, stream, last, HEAL_BATCH),
+                ).fetchall()
+            if not rows:
+                return
+            last = rows[-1][0]
+            yield [
+                EventItem(
+                    record=_DECODE.decode(record),
+                    identity=Identity(*_DECODE.decode(identity)),
+                    metric=metric,
+                    unique_id=unique_id,
+                    resource=_DECODE.decode(resource),
+                )
+                for unique_id, identity, resource, record in rows
+            ]
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+        self._dir.cleanup()
+
+
+def _z(iso_utc: str) -> str:
+    """`...+00:00` -> `...Z` (a `+` in a query string would need escaping)."""
+    return iso_utc.removesuffix("+00:00") + "Z"
+
+
+def _data(reply: Reply) -> list[dict[str, Any]]:
+    data = (reply.body or {}).get("data") if isinstance(reply.body, dict) else None
+    return [entry for entry in data or [] if isinstance(entry, dict)]
+
+
+def _next(reply: Reply) -> str | None:
+    links = (reply.body or {}).get("links") if isinstance(reply.body, dict) else None
+    url = (links or {}).get("next")
+    return str(url) if url else None
