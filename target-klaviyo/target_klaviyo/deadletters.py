@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
+import os
 import threading
 from pathlib import Path
 from typing import IO, Any
@@ -71,14 +73,50 @@ class DeadLetters:
         with self._lock:
             if self.path is None:
                 return
-            if self._file is None:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                self._file = self.path.open("a", encoding="utf-8")
-            self._file.write(line + "\n")
-            self._file.flush()
+            try:
+                if self._file is None:
+                    self.path.parent.mkdir(parents=True, exist_ok=True)
+                    self._file = self.path.open("a", encoding="utf-8")
+                    if _ends_mid_line(self.path):
+                        # An earlier write was cut short (a full disk): that half line stays
+                        # on a line of its own, and every letter from here on is whole.
+                        self._file.write("\n")
+                self._file.write(line + "\n")
+                self._file.flush()
+            except OSError as exc:
+                # The record is neither delivered nor kept: the run stops before its state.
+                self._abandon()
+                reason_text = exc.strerror or type(exc).__name__
+                msg = (
+                    f"cannot write a dead letter to {str(self.path)!r} ({reason_text}); the run "
+                    "stops before acknowledging that record (free space or set 'dead_letter_path')"
+                )
+                raise KlaviyoError(msg) from None
+
+    def _abandon(self) -> None:
+        """Drop the file after a failed write (what it buffered may never reach the disk; the
+        next write opens it again and starts a new line)."""
+        if self._file is not None:
+            with contextlib.suppress(OSError):
+                self._file.close()
+            self._file = None
 
     def close(self) -> None:
         with self._lock:
             if self._file is not None:
-                self._file.close()
-                self._file = None
+                try:
+                    self._file.close()
+                finally:
+                    self._file = None
+
+
+def _ends_mid_line(path: Path) -> bool:
+    """Whether a regular file's last byte is not a newline (a line left half written)."""
+    try:
+        with path.open("rb") as file:
+            if not path.is_file() or file.seek(0, os.SEEK_END) == 0:
+                return False
+            file.seek(-1, os.SEEK_END)
+            return file.read(1) != b"\n"
+    except OSError:
+        return False

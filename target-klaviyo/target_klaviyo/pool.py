@@ -24,8 +24,10 @@ class Pool:
         max_concurrency: int,
         max_pending: int,
         on_failure: Callable[[], None] = lambda: None,
+        at_barrier: Callable[[], None] = lambda: None,
     ) -> None:
         self._on_failure = on_failure
+        self._at_barrier = at_barrier
         self._pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=max_concurrency, thread_name_prefix="klaviyo"
         )
@@ -79,7 +81,8 @@ class Pool:
             self._in_flight.discard(future)
 
     def wait_all(self) -> None:
-        """Return once every submitted task is done; raise the first permanent failure."""
+        """Return once every submitted task is done and `at_barrier` (which sees nothing in
+        flight) passed; raise the first permanent failure."""
         while True:
             with self._lock:
                 pending = list(self._in_flight)
@@ -87,6 +90,11 @@ class Pool:
                 break
             concurrent.futures.wait(pending)
         self.raise_if_failed()
+        try:
+            self._at_barrier()
+        except BaseException as exc:
+            self._fail(exc)
+            raise
 
     def raise_if_failed(self) -> None:
         if self._failure is not None:

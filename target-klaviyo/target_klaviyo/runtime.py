@@ -37,6 +37,10 @@ class Runtime:
     progress: ProgressReporter
     reconcile: Reconciler | None = None  # reconcile mode only
 
+    def settle(self) -> None:
+        for sender in (self.events, self.profiles, self.profile_jobs):
+            sender.settle()
+
     def close(self) -> None:
         """Stop the job watcher and the pool (finishing what runs), then close the transport
         and the files."""
@@ -96,6 +100,9 @@ def build_runtime(config: Mapping[str, Any], logger: logging.Logger) -> Runtime:
         max_pending=settings.max_pending_requests,
         # Requests still retrying elsewhere give up at once after a permanent failure.
         on_failure=transport.cancel,
+        # Items Klaviyo refused alone without naming them are judged once nothing is in
+        # flight, before any state line (refusals.py).
+        at_barrier=lambda: runtime.settle(),  # noqa: PLW0108 - runtime is built below
     )
     # Who holds which phone number and external_id: one book for the whole run.
     profiles = ProfileSender(transport, dead_letters, stats, IdentityBook())

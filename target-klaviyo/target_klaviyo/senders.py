@@ -59,6 +59,7 @@ from target_klaviyo.payloads import (
     without_identifiers,
 )
 from target_klaviyo.pool import Hold, Pool
+from target_klaviyo.refusals import Refusals, Suspect
 from target_klaviyo.stats import RunStats
 
 # A request is split again at most this often (each split removes at least one item).
@@ -73,6 +74,8 @@ _ALREADY = "\x00already in Klaviyo"
 
 
 class _Sender:
+    ENDPOINT: Endpoint  # whose refusals naming no item are told apart from bad data
+
     def __init__(
         self,
         transport: Transport,
@@ -84,6 +87,20 @@ class _Sender:
         self.dead_letters = dead_letters
         self.stats = stats
         self.book = book if book is not None else IdentityBook()
+        self.refusals = Refusals(f"{self.ENDPOINT.method} {self.ENDPOINT.path}")
+
+    def accepted(self) -> None:
+        """Klaviyo accepted a request: items it refused alone before are bad data."""
+        self._reject_suspects(self.refusals.accepted())
+
+    def settle(self) -> None:
+        """At the state barrier: suspects left are dead-lettered, or the run stops
+        (refusals.Refusals.settle)."""
+        self._reject_suspects(self.refusals.settle())
+
+    def _reject_suspects(self, suspects: list[Suspect]) -> None:
+        for suspect in suspects:
+            self.dead_letters.write(suspect.stream, suspect.item.record, REJECTED, suspect.detail)
         self.holders = Holders(transport, self.book)
 
     def count_left_out(self, left_out: Counter[str]) -> None:
@@ -99,12 +116,14 @@ class _Sender:
     ) -> None:
         """A request Klaviyo rejected without naming an item: `deliver` each half on its own
         until the bad item is alone (at most 2 log2(n) requests per bad item); that one is
-        dead-lettered with Klaviyo's reason, the others are delivered. `deliver` returns True
-        when its request was accepted at the first try."""
+        dead-lettered with Klaviyo's reason once Klaviyo accepts another request (until then it
+        is only a suspect: refusals.py), the others are delivered. `deliver` returns True when
+        its request was accepted at the first try."""
         members = chunk.members()
         if len(members) <= 1:
             detail = reply.first_detail() or reply.describe()
-            self.reject(stream, [(item, detail) for item in members])
+            for item in members:
+                self.refusals.suspect(Suspect(stream, item, detail))
             return
         first, second = chunk.halves()
         if deliver(stream, first):
@@ -158,6 +177,8 @@ def _unnamed(endpoint: Endpoint, stream: str, what: str, reply: Reply) -> Klaviy
 
 
 class EventSender(_Sender):
+    ENDPOINT = EVENTS_BULK
+
     def send(self, stream: str, chunk: EventChunk) -> None:
         """Deliver one bulk events request: identifiers held by someone else left out; bad
         items go to dead letters, the rest again."""
@@ -184,11 +205,13 @@ class EventSender(_Sender):
             reply = self.transport.send(EVENTS_BULK, chunk.body())
             if reply.ok:
                 self.stats.count_events(Counter(item.metric for item in chunk.items()))
+                self.accepted()
                 return attempt == 0
             if reply.status not in (400, 409):
                 raise _failed(EVENTS_BULK, stream, reply)
             smaller = self._without_rejected(stream, chunk, reply)
             if smaller is None:
+                self.refusals.refused(reply.first_detail() or reply.describe())
                 self.bisect(stream, chunk, reply, self._deliver)
                 return False
             chunk = smaller
@@ -249,6 +272,8 @@ def _left_out_kind(before: Identity, after: Identity) -> str:
 
 
 class ProfileSender(_Sender):
+    ENDPOINT = PROFILE_IMPORT
+
     def send(self, stream: str, item: ProfileItem) -> None:
         """POST /api/profile-import for one profile; identifiers held by someone else are left
         out, and a 409 (an identifier belongs to another profile) is sent again without it."""
@@ -274,6 +299,11 @@ class ProfileSender(_Sender):
             reply = self.transport.send(PROFILE_IMPORT, profile_import_body(item))
         if reply.ok:
             self.stats.count_profiles(1)
+            self.accepted()
+        elif reply.status == 400 and not _names_a_field(reply):
+            detail = reply.first_detail() or reply.describe()
+            self.refusals.refused(detail)
+            self.refusals.suspect(Suspect(stream, item, detail))
         elif reply.status in (400, 409):
             self.reject(stream, [(item, reply.first_detail())])
         else:
@@ -301,7 +331,15 @@ class AcceptedJob:
         return Identity(email=email, phone_number=phone, external_id=external_id)
 
 
+def _names_a_field(reply: Reply) -> bool:
+    """Whether a profile-import error points into the profile (not at the whole request)."""
+    pointers = [(error.get("source") or {}).get("pointer") for error in reply.errors()]
+    return any(p and p.rstrip("/") not in ("", "/data") for p in pointers)
+
+
 class ProfileJobSender(_Sender):
+    ENDPOINT = PROFILES_BULK
+
     def __init__(
         self,
         transport: Transport,
@@ -351,11 +389,13 @@ class ProfileJobSender(_Sender):
                         self.pool.hold(),
                     )
                 )
+                self.accepted()
                 return attempt == 0
             if reply.status != 400:
                 raise _failed(PROFILES_BULK, stream, reply)
             named = self._named(chunk, reply)
             if not named:
+                self.refusals.refused(reply.first_detail() or reply.describe())
                 self.bisect(stream, chunk, reply, self._submit)
                 return False
             chunk, dropped = chunk.without(named)

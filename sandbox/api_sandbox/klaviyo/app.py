@@ -14,6 +14,7 @@ from api_sandbox.settings import KlaviyoSettings
 STATE = web.AppKey("klaviyo_state", KlaviyoState)
 # Above Klaviyo's 5 MB so the stand-in itself can answer an oversized payload with Klaviyo's 413.
 CLIENT_MAX_SIZE = 16 * 1024 * 1024
+_BULK_CREATE = ("/api/event-bulk-create-jobs", "/api/profile-bulk-import-jobs")
 
 
 def create_app(settings: KlaviyoSettings) -> web.Application:
@@ -34,8 +35,21 @@ def create_app(settings: KlaviyoSettings) -> web.Application:
         state.statuses[str(response.status)] += 1
         return response
 
+    @web.middleware
+    async def refuse_unexplained(request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Behaviour `unexplained_rejections`: a 400 whose error names no item."""
+        scope = state.behaviour.unexplained_rejections
+        if scope != "off" and not request.path.startswith(CONTROL_PREFIX):
+            bulk = request.method == "POST" and request.path.rstrip("/") in _BULK_CREATE
+            if scope == "all" or bulk:
+                return error_response(
+                    [ApiError(400, "invalid", "The request could not be processed.")]
+                )
+        return await handler(request)
+
     app = web.Application(
-        middlewares=[count_requests, state.faults.middleware], client_max_size=CLIENT_MAX_SIZE
+        middlewares=[count_requests, refuse_unexplained, state.faults.middleware],
+        client_max_size=CLIENT_MAX_SIZE,
     )
     app[STATE] = state
     for endpoint, handler in ENDPOINTS:

@@ -18,6 +18,10 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "identity_conflicts": ("reject", "attach", "ignore"),
     # Where bulk event create rejects such a conflict (identity_conflicts "reject" only).
     "bulk_event_conflicts": ("request", "item"),
+    # Every request refused with 400 naming no item (no `source.pointer`), before it is processed:
+    # what an API change, a proxy or a bad revision can look like. "bulk": the two bulk create
+    # endpoints; "all": every API call. Run-time only (POST /_sandbox/behaviour).
+    "unexplained_rejections": ("off", "bulk", "all"),
     # What GET /api/profiles?filter=... finds. Klaviyo does not document how soon a write is
     # visible to it: "current" finds every stored profile, "stale" finds none (an index that
     # has not caught up), so that conflicts reach the write endpoints.
@@ -30,6 +34,7 @@ class Behaviour:
     stored_duplicates: str = "keep_first"
     identity_conflicts: str = "reject"
     bulk_event_conflicts: str = "request"
+    unexplained_rejections: str = "off"
     profile_lookups: str = "current"
 
     @classmethod

@@ -1,0 +1,149 @@
+"""Containment, over HTTP against the stand-in (issue 19, points 4 to 6):
+
+- a systemic rejection is not bad data: when Klaviyo refuses every request without naming an item,
+  the run stops in a bounded number of requests, dead-letters nothing and acknowledges no state;
+- the dead-letter file stays JSON lines after a write cut short (a full disk), and a failed write
+  stops the run with one line instead of losing the record.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from target_klaviyo_testing.cli import run_cli, stopped_lines
+from target_klaviyo_testing.harness import Klaviyo, run_target
+from target_klaviyo_testing.singer import (
+    contact,
+    conversation_event,
+    lines,
+    record_message,
+    schema_message,
+    state_message,
+)
+
+from target_klaviyo.errors import KlaviyoError
+from target_klaviyo.items import NO_IDENTIFIER
+from target_klaviyo.refusals import SYSTEMIC_AFTER, SystemicRejectionError
+
+REPO = Path(__file__).resolve().parents[2]
+EVENTS_BULK = "POST /api/event-bulk-create-jobs"
+
+
+def singer(
+    events: list[dict[str, Any]] = (),  # type: ignore[assignment]
+    contacts: list[dict[str, Any]] = (),  # type: ignore[assignment]
+    state: dict[str, Any] | None = None,
+) -> str:
+    messages = [schema_message("contacts"), schema_message("conversation_events")]
+    messages += [record_message("contacts", r) for r in contacts]
+    messages += [record_message("conversation_events", r) for r in events]
+    if state is not None:
+        messages.append(state_message(state))
+    return lines(messages)
+
+
+def replies(n: int) -> list[dict[str, Any]]:
+    return [conversation_event(i, i % 23, part=i) for i in range(n)]
+
+
+def requests_to(klaviyo: Klaviyo, endpoint: str) -> int:
+    return int(klaviyo.control("stats")["requests"].get(endpoint, 0))
+
+
+# ---- a systemic rejection is not bad data ------------------------------------------------------
+
+
+def test_every_bulk_request_refused_without_a_pointer_stops_the_run(
+    klaviyo: Klaviyo, caplog: pytest.LogCaptureFixture
+) -> None:
+    klaviyo.control("behaviour", {"unexplained_rejections": "bulk"})
+    config = klaviyo.config(max_concurrency=2)
+    run = run_target(config, singer(replies(300), state={"at": 1}), caplog)
+    assert isinstance(run.error, SystemicRejectionError)
+    assert "without naming an item" in str(run.error)
+    assert "nothing was dead-lettered" in str(run.error)
+    assert run.state_lines == []
+    assert run.dead_letters == []
+    assert klaviyo.events() == []
+    # Bisection down to single events would have cost 599 requests; the run stops after the
+    # limit, plus what the other thread had in flight.
+    assert SYSTEMIC_AFTER <= requests_to(klaviyo, EVENTS_BULK) <= SYSTEMIC_AFTER + 2
+
+
+def test_every_profile_import_refused_without_a_pointer_stops_the_run(
+    klaviyo: Klaviyo, caplog: pytest.LogCaptureFixture
+) -> None:
+    klaviyo.control("behaviour", {"unexplained_rejections": "all"})
+    config = klaviyo.config(max_concurrency=2)
+    contacts = [contact(i) for i in range(45)]  # fewer than profile_import_below: one by one
+    run = run_target(config, singer(contacts=contacts, state={"at": 2}), caplog)
+    # Stopped by the refusals, or earlier by a refused look-up of who holds an identifier.
+    assert isinstance(run.error, KlaviyoError)
+    assert run.state_lines == []
+    assert run.dead_letters == []
+    assert sum(klaviyo.control("stats")["requests"].values()) <= SYSTEMIC_AFTER + 2
+
+
+def test_a_lone_refused_event_in_a_run_klaviyo_accepted_nothing_of_is_not_taken_for_bad_data(
+    klaviyo: Klaviyo, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Too few requests to reach the limit: at the state barrier nothing was accepted, so the
+    refusals cannot be told from a systemic one; the run stops instead of dead-lettering."""
+    klaviyo.control("behaviour", {"unexplained_rejections": "bulk"})
+    run = run_target(klaviyo.config(), singer(replies(3), state={"at": 3}), caplog)
+    assert isinstance(run.error, SystemicRejectionError)
+    assert "accepted none" in str(run.error)
+    assert run.state_lines == []
+    assert run.dead_letters == []
+    # 3 events: the request, its two halves, and the second half's two.
+    assert requests_to(klaviyo, EVENTS_BULK) == 5
+
+
+# ---- the dead-letter file ----------------------------------------------------------------------
+
+
+def test_a_half_written_dead_letter_line_is_left_alone_and_reported(
+    klaviyo: Klaviyo, tmp_path: Path
+) -> None:
+    """A child process: the in-process harness reads the dead letters back as JSON."""
+    letters = tmp_path / "dead-letters.jsonl"
+    whole = '{"stream": "contacts", "reason": "an earlier reason", "detail": "x", "record": {}}\n'
+    letters.write_text(whole + '{"stream": "conversation_events", "reason": "REJ')  # a full disk
+    nobody = conversation_event(1, 1, part=1, contact_email=None, contact_external_id=None)
+    result = run_cli(klaviyo.config(), singer([nobody], state={"at": 4}), tmp_path)
+    # 3: the run read more than it delivered (a dead letter), which is not a failure to run.
+    assert result.returncode in (0, 3), result.stderr[-2000:]
+    assert json.loads(result.stdout) == {"at": 4}
+    text = letters.read_text().splitlines()
+    assert len(text) == 3
+    assert text[1] == '{"stream": "conversation_events", "reason": "REJ'
+    summary = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "dead_letter_summary.py"), str(letters)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert summary.returncode == 0, summary.stderr
+    assert "1  contacts: an earlier reason" in summary.stdout
+    assert f"1  conversation_events: {NO_IDENTIFIER}" in summary.stdout
+    assert "1  unreadable line(s), not JSON (line 2)" in summary.stdout
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")
+def test_a_dead_letter_that_cannot_be_written_stops_the_run_before_its_state(
+    klaviyo: Klaviyo, tmp_path: Path
+) -> None:
+    """/dev/full: every write fails as on a full disk (a child process: the in-process harness
+    would read the dead-letter file back)."""
+    nobody = conversation_event(1, 1, part=1, contact_email=None, contact_external_id=None)
+    text = singer([conversation_event(2, 2, part=2), nobody], state={"at": 5})
+    result = run_cli(klaviyo.config(dead_letter_path="/dev/full"), text, tmp_path)
+    assert result.returncode == 1
+    [line] = stopped_lines(result.stderr)
+    assert "cannot write a dead letter to '/dev/full' (No space left on device)" in line
+    assert result.stdout.strip() == ""  # no state line
