@@ -87,6 +87,7 @@ class _Sender:
         self.dead_letters = dead_letters
         self.stats = stats
         self.book = book if book is not None else IdentityBook()
+        self.holders = Holders(transport, self.book)
         self.refusals = Refusals(f"{self.ENDPOINT.method} {self.ENDPOINT.path}")
 
     def accepted(self) -> None:
@@ -101,7 +102,6 @@ class _Sender:
     def _reject_suspects(self, suspects: list[Suspect]) -> None:
         for suspect in suspects:
             self.dead_letters.write(suspect.stream, suspect.item.record, REJECTED, suspect.detail)
-        self.holders = Holders(transport, self.book)
 
     def count_left_out(self, left_out: Counter[str]) -> None:
         for kind, n in left_out.items():
