@@ -63,16 +63,18 @@ ORDERS: list[dict[str, Any]] = [
 # second; `email` and `phone_number` properties are the record's own identifiers (E.164).
 EXPECTED_EVENTS: dict[str, tuple[Any, ...]] = {
     "9007199254740993": ("2026-11-20T10:15:00+00:00", 19.99, "USD", "ana@example.com",
-                         {"email": "ana@example.com", "phone_number": "+14155550142", "items": 2}),
+                         {"email": "ana@example.com", "phone_number": "+14155550142", "items": 2,
+                          "Unique ID": "9007199254740993"}),
     "2": ("2026-11-20T08:15:00+00:00", 5, "EUR", "ben@example.com",
           {"email": "ben@example.com", "phone_number": "+14155550199", "items": 1,
-           "coupon": "WELCOME"}),
+           "coupon": "WELCOME", "Unique ID": "2"}),
     "3": ("2026-11-20T10:15:00+00:00", 1234567.89, None, "ana@example.com",
-          {"email": "ana@example.com", "items": 3}),
+          {"email": "ana@example.com", "items": 3, "Unique ID": "3"}),
     "4": ("2026-11-20T10:15:00+00:00", 0.1, "GBP", "cleo@example.com",
-          {"email": "cleo@example.com", "phone_number": "+442079460958", "items": 1}),
+          {"email": "cleo@example.com", "phone_number": "+442079460958", "items": 1,
+           "Unique ID": "4"}),
     "8": ("2026-11-20T04:45:00+00:00", None, None, "eve@example.com",
-          {"email": "eve@example.com", "items": 4}),
+          {"email": "eve@example.com", "items": 4, "Unique ID": "8"}),
 }  # fmt: skip
 EXPECTED_ORDER_LETTERS = {
     5: ("no usable identifier", "no email, valid phone number or external_id"),
