@@ -7,6 +7,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -135,7 +136,27 @@ def test_reset_empties_the_store(url: str) -> None:
         "requests": {},
         "throttled": 0,
         "skipped_for_identity_conflicts": {},
+        "profile_writes": {"created": 0, "updated": 0},
     }
+
+
+def test_profile_writes_count_accepted_records_not_profiles(url: str) -> None:
+    """Two records of one person are one profile: the report counts both writes, as a sender
+    counts the records Klaviyo accepted; events' own profiles are no profile writes."""
+    ana = {"email": "ana@example.com"}
+    for attributes in (ana, {**ana, "first_name": "Ana"}):
+        response = ex.call(url, "POST", "/api/profile-import", ex.profile_import(attributes))
+        assert response.status_code in (200, 201)
+    body = ex.bulk_profiles([{"email": "bo@example.com"}, {"email": "bo@example.com"}, ana])
+    job = ex.call(url, "POST", "/api/profile-bulk-import-jobs", body).json()["data"]["id"]
+    deadline = time.monotonic() + 30
+    while control(url, "report")["profile_writes"]["created"] < 2:
+        assert time.monotonic() < deadline, f"job {job} did not complete"
+        time.sleep(0.05)
+    assert ex.call(url, "POST", "/api/events", ex.create_event({"email": "cy@example.com"}))
+    report = control(url, "report")
+    assert report["profile_writes"] == {"created": 2, "updated": 3}
+    assert report["profiles"] == 3
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:

@@ -11,10 +11,11 @@ import logging
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from target_klaviyo.client import KlaviyoClient, Transport
-from target_klaviyo.deadletters import DeadLetters
+from target_klaviyo.deadletters import DeadLetters, check_writable
 from target_klaviyo.dry_run import DryRunTransport
 from target_klaviyo.identities import IdentityBook
 from target_klaviyo.pool import Pool
@@ -81,6 +82,8 @@ def build_runtime(config: Mapping[str, Any], logger: logging.Logger) -> Runtime:
     compact_malloc()  # before the pool starts its threads
     stats = RunStats()
     dead_letters = DeadLetters(settings.dead_letter_path, stats, settings.api_key)
+    if settings.report_path is not None:
+        check_writable(Path(settings.report_path), "report_path")
     transport: Transport
     if settings.dry_run:
         transport = DryRunTransport(settings.dry_run_path)

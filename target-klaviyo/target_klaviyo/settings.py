@@ -21,6 +21,7 @@ from target_klaviyo.payloads import (
     MAX_PROFILES_PER_JOB,
 )
 from target_klaviyo.reconciliation import RECONCILE_FAIL_ON_CHOICES, UNIQUE_ID_PROPERTY
+from target_klaviyo.report import FAIL_ON_POLICIES
 from target_klaviyo.revisions import (
     BACKFILL_SINCE,
     DEFAULT_REVISION,
@@ -211,6 +212,25 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         description="Where dry_run writes the requests (JSON lines: method, path, body).",
     ),
     th.Property(
+        "report_path",
+        th.StringType,
+        description="Where the run report goes: one JSON file (events per metric, profiles, "
+        "this run's dead letters by reason, requests, 429s, duration, state lines, outcome, "
+        "exit code), rewritten at the end of every run, also a failed or stopped one. "
+        "Default: none.",
+    ),
+    th.Property(
+        "fail_on",
+        th.StringType,
+        default="undelivered",
+        allowed_values=list(FAIL_ON_POLICIES),
+        description="When a run that read all its input still exits non-zero (exit code 3, "
+        "after its last state line): 'undelivered' (default) when Klaviyo rejected a record "
+        "of this run or the target could not send one (invalid); 'any_dead_letter' also for "
+        "records without an identifier of their own and the tap's reports of data it could "
+        "not read; 'nothing' never (read the run report).",
+    ),
+    th.Property(
         "unique_id_property",
         th.StringType,
         default=UNIQUE_ID_PROPERTY,
@@ -292,6 +312,8 @@ class Settings:
     dry_run: bool
     dry_run_path: str
     dead_letter_path: str | None  # None: dead letters are counted and logged, not kept
+    report_path: str | None  # None: no run report file
+    fail_on: str  # one of report.FAIL_ON_POLICIES
     # Mapping
     event_streams: Mapping[str, Mapping[str, Any]]
     profile_streams: Mapping[str, Mapping[str, Any]]
@@ -361,6 +383,8 @@ class Settings:
             dry_run=dry_run,
             dry_run_path=str(get("dry_run_path")),
             dead_letter_path=config.get("dead_letter_path") or None,
+            report_path=config.get("report_path") or None,
+            fail_on=str(get("fail_on")),
             event_streams=default_event_streams(config.get("event_streams")),
             profile_streams=default_profile_streams(config.get("profile_streams")),
             skip_streams=frozenset(config.get("skip_streams") or []),

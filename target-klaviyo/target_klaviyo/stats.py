@@ -7,6 +7,9 @@ import threading
 import time
 from collections import Counter
 
+# Distinct dropped fields the counters name (custom attribute names come from the data).
+MAX_NAMED = 100
+
 
 class RunStats:
     """What the run did; every counter is updated under one lock (several sender threads)."""
@@ -29,6 +32,11 @@ class RunStats:
         self.identifiers_left_out: Counter[str] = Counter()
         # Resent events Klaviyo refused as repeats of events it stores: delivered before.
         self.already_in_klaviyo = 0
+        # Properties dropped so that the rest of a record fits Klaviyo's size limits, by
+        # "stream: property.path" (at most MAX_NAMED names; others under "(other)").
+        self.fields_dropped: Counter[str] = Counter()
+        # State lines written (each after Klaviyo accepted everything before it).
+        self.state_lines = 0
 
     def count_events(self, metrics: Counter[str]) -> None:
         with self._lock:
@@ -78,9 +86,37 @@ class RunStats:
         with self._lock:
             self.identifiers_left_out[kind] += n
 
+    def count_fields_dropped(self, stream: str, names: list[str]) -> None:
+        with self._lock:
+            for name in names:
+                key = f"{stream}: {name}"
+                if key not in self.fields_dropped and len(self.fields_dropped) >= MAX_NAMED:
+                    key = "(other)"
+                self.fields_dropped[key] += 1
+
     def count_already_in_klaviyo(self, n: int) -> None:
         with self._lock:
             self.already_in_klaviyo += n
+
+    def count_state_line(self) -> None:
+        with self._lock:
+            self.state_lines += 1
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def counts(self) -> dict[str, int | dict[str, int]]:
+        """Every counter by its attribute name (a counter added to this class appears too)."""
+        with self._lock:
+            return {
+                name: dict(sorted(value.items())) if isinstance(value, Counter) else value
+                for name, value in vars(self).items()
+                if not name.startswith("_")
+                and name != "started"
+                and isinstance(value, (int, Counter))
+                and not isinstance(value, bool)
+            }
 
     @property
     def events_sent(self) -> int:
@@ -96,12 +132,16 @@ class RunStats:
             f"in {elapsed:,.0f}s"
         )
 
-    def summary_lines(self, *, dry_run: bool = False) -> list[str]:
-        elapsed = time.monotonic() - self.started
+    def summary_lines(self, *, dry_run: bool = False, elapsed: float | None = None) -> list[str]:
+        """The end-of-run summary; `elapsed` is the duration the run report states too."""
+        elapsed = self.elapsed if elapsed is None else elapsed
         verb = "written to the dry-run file (nothing sent)" if dry_run else "sent"
         lines = [f"summary: {self.events_sent:,} events {verb} in {elapsed:,.1f}s"]
         lines += [f"  events '{m}': {n:,}" for m, n in sorted(self.events_by_metric.items())]
-        lines.append(f"  profiles upserted: {self.profiles_upserted:,}")
+        # Records, not profiles: Klaviyo makes one profile of records sharing an email.
+        lines.append(
+            f"  profiles upserted: {self.profiles_upserted:,} (profile records Klaviyo accepted)"
+        )
         total_dead = sum(self.dead_letters.values())
         lines.append(f"  dead-lettered records: {total_dead:,}")
         lines += [f"    {reason}: {n:,}" for reason, n in sorted(self.dead_letters.items())]
@@ -122,6 +162,13 @@ class RunStats:
                 "  identifiers left out (they belong to another profile): "
                 f"phone {left_out['phone_number']:,}, external_id {left_out['external_id']:,}"
             )
+        if self.fields_dropped:
+            named = ", ".join(f"{k} ({n:,})" for k, n in self.fields_dropped.most_common(10))
+            more = ", ..." if len(self.fields_dropped) > 10 else ""
+            lines.append(
+                f"  fields dropped to fit Klaviyo's size limits (the rest of each record sent): "
+                f"{self.fields_dropped.total():,}: {named}{more}"
+            )
         if self.already_in_klaviyo:
             lines.append(
                 f"  already in Klaviyo (resent events refused as repeats): {self.already_in_klaviyo:,}"
@@ -129,6 +176,7 @@ class RunStats:
         if self.skipped_records:
             skipped = ", ".join(f"{s}: {n:,}" for s, n in sorted(self.skipped_records.items()))
             lines.append(f"  skipped streams (records): {skipped}")
+        lines.append(f"  state lines written: {self.state_lines:,}")
         return lines
 
 

@@ -26,6 +26,13 @@ from singer_sdk.target_base import Target
 from target_klaviyo.defaults import DEFAULT_REPORT_STREAMS
 from target_klaviyo.errors import InputError, KlaviyoError, MappingConfigError
 from target_klaviyo.key_check import check_key
+from target_klaviyo.report import (
+    UNDELIVERED_EXIT_CODE,
+    build_report,
+    failing_dead_letters,
+    policy_line,
+    write_report,
+)
 from target_klaviyo.runtime import Runtime, build_runtime
 from target_klaviyo.settings import CONFIG_SCHEMA, Settings, setting
 from target_klaviyo.sinks import (
@@ -138,6 +145,8 @@ class TargetKlaviyo(Target):
     name = "target-klaviyo"
     config_jsonschema = CONFIG_SCHEMA
     message_reader_class = NumberedReader
+    # The line a configuration or delivery failure stopped the run with (invoke), for the report.
+    stopped_by_error: str | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -145,6 +154,9 @@ class TargetKlaviyo(Target):
         self._finish_lock = threading.Lock()
         self._writing_state = False
         self._deferred_signal: int | None = None
+        self._stopped_by_signal: int | None = None
+        self._input_read = False
+        self.exit_code = 0
         # However the run ends (end of input, a failure, a signal), the summary is logged once:
         # at the end of the input, or else when the process exits.
         atexit.register(self.finish)
@@ -210,6 +222,7 @@ class TargetKlaviyo(Target):
             super()._write_state_message(state)
         finally:
             self._writing_state = False
+        runtime.stats.count_state_line()
         if self._deferred_signal is not None:
             self._stop_on_signal(self._deferred_signal)
 
@@ -225,6 +238,7 @@ class TargetKlaviyo(Target):
 
     def _stop_on_signal(self, signum: int) -> None:
         code = 128 + signum
+        self._stopped_by_signal = signum
         self.logger.error(
             "target-klaviyo stopped: received signal %d; records not yet delivered are not "
             "acknowledged (rerun from the last state line); exit code %d",
@@ -240,7 +254,11 @@ class TargetKlaviyo(Target):
         if "runtime" in self.__dict__:
             self.runtime.pool.wait_all()
             self._reconcile()
+        self._input_read = True
         self.finish()
+        if self.exit_code:
+            # After the last state line: Meltano keeps the state of what Klaviyo accepted.
+            sys.exit(self.exit_code)
 
     def _reconcile(self) -> None:
         """Reconcile mode, at the end of the input: read, match, heal and report; a run that
@@ -256,7 +274,7 @@ class TargetKlaviyo(Target):
             sys.exit(code)
 
     def finish(self) -> None:
-        """Stop the pool, close files and log the summary (once)."""
+        """Stop the pool, close files, log the summary and write the run report (once)."""
         with self._finish_lock:
             if self._finished:
                 return
@@ -267,15 +285,52 @@ class TargetKlaviyo(Target):
             return
         runtime = self.runtime
         runtime.close()
-        settings = runtime.settings
+        settings, stats = runtime.settings, runtime.stats
+        elapsed = stats.elapsed
         if settings.dry_run:
             self.logger.info(
                 "dry run: requests written to %s; nothing was sent", settings.dry_run_path
             )
-        for line in runtime.stats.summary_lines(dry_run=settings.dry_run):
+        for line in stats.summary_lines(dry_run=settings.dry_run, elapsed=elapsed):
             self.logger.info(line)
-        if runtime.dead_letters.path is not None and runtime.stats.dead_letters.total():
+        if runtime.dead_letters.path is not None and stats.dead_letters.total():
             self.logger.warning("dead letters written to %s", runtime.dead_letters.path)
+        outcome = self._outcome(settings.fail_on)
+        if settings.report_path is not None:
+            report = build_report(
+                stats,
+                outcome=outcome,
+                exit_code=self.exit_code,
+                elapsed=elapsed,
+                fail_on=settings.fail_on,
+                dry_run=settings.dry_run,
+                dead_letter_path=settings.dead_letter_path,
+                error=type(self).stopped_by_error,
+            )
+            try:
+                write_report(settings.report_path, report)
+            except OSError as exc:
+                self.logger.error(
+                    "cannot write the run report to %s (%s)", settings.report_path, exc.strerror
+                )
+            else:
+                self.logger.info("run report written to %s", settings.report_path)
+
+    def _outcome(self, fail_on: str) -> str:
+        """How the run ended, its exit code set to match: 'stopped' (a signal), 'failed' (an
+        error before the end of the input), 'undelivered' (fail_on) or 'delivered'."""
+        if self._stopped_by_signal is not None:
+            self.exit_code = 128 + self._stopped_by_signal
+            return "stopped"
+        if not self._input_read:
+            self.exit_code = 1
+            return "failed"
+        failing = failing_dead_letters(self.runtime.stats.dead_letters, fail_on)
+        if failing:
+            self.logger.error(policy_line(failing, fail_on))
+            self.exit_code = UNDELIVERED_EXIT_CODE
+            return "undelivered"
+        return "delivered"
 
     @classmethod
     def get_singer_command(cls) -> click.Command:
@@ -313,6 +368,7 @@ class TargetKlaviyo(Target):
             )
         except (KlaviyoError, MappingConfigError) as exc:
             cls.logger.error("target-klaviyo stopped: %s", exc)
+            cls.stopped_by_error = str(exc)  # the report is written as the process exits
             sys.exit(1)
 
     @classmethod

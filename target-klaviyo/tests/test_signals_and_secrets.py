@@ -50,6 +50,7 @@ def test_a_signal_exits_non_zero_with_state_only_for_delivered_data(
                 max_concurrency=2,
                 max_pending_requests=2,
                 state_interval_seconds=0.2,
+                report_path=str(tmp_path / "report.json"),
             )
         )
     )
@@ -74,6 +75,14 @@ def test_a_signal_exits_non_zero_with_state_only_for_delivered_data(
     covered = {f"conversation:{i}:part:{i}:replied" for i in range(states[-1]["offset"])}
     assert covered <= accepted
     assert len(accepted) < 1500
+    # The run report is written all the same, with what was delivered by then: at least what
+    # the state covers, at most what arrived (a request in flight at the signal may have been
+    # taken without the target seeing the answer).
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert (report["outcome"], report["exit_code"]) == ("stopped", code)
+    assert report["state_lines"] == len(states)
+    delivered = report["events_by_metric"]["Replied to Conversation"]
+    assert len(covered) <= delivered <= len(accepted)
 
 
 # ---- secrets and logs --------------------------------------------------------------------------------

@@ -35,6 +35,10 @@ def build_report(state: KlaviyoState) -> dict[str, Any]:
         "requests": dict(state.requests),
         "throttled": state.statuses.get("429", 0),
         "skipped_for_identity_conflicts": dict(state.store.skipped),
+        "profile_writes": {
+            "created": state.store.profile_writes["created"],
+            "updated": state.store.profile_writes["updated"],
+        },
     }
 
 

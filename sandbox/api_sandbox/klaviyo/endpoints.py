@@ -241,6 +241,7 @@ def _store_profile(
             profile_id, created = state.store.upsert_profile(
                 profile, state.behaviour.identity_conflicts
             )
+        state.store.count_profile_writes([(profile_id, created)])
     except DuplicateProfileError as conflict:
         raise _duplicate_profile(conflict, "/data/attributes") from None
     except UnknownProfileError as missing:

@@ -120,6 +120,7 @@ class ProfileImportJobs:
             outcomes = self.store.upsert_profiles(
                 profiles, keep_going=True, identity=self.identity()
             )
+        self.store.count_profile_writes(outcomes)
         for index, (profile, outcome) in enumerate(zip(profiles, outcomes, strict=True), start):
             if isinstance(outcome, DuplicateProfileError):
                 job.errors.append(

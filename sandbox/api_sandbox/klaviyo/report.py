@@ -52,10 +52,14 @@ def format_report(report: dict[str, Any], profiles: list[dict[str, Any]]) -> lis
         lines.append("  (no events)")
     total_kept = sum(counts["events"] for counts in metrics.values())
     total_duplicates = sum(counts["duplicates"] for counts in metrics.values())
+    writes = report.get("profile_writes") or {}
+    created, updated = writes.get("created", 0), writes.get("updated", 0)
     lines += [
         f"  total: {total_kept} events kept, {total_duplicates} duplicates received",
         "",
         f"Profiles: {report['profiles']}",
+        # Records of one person (the same email) are one profile: accepted records can be more.
+        f"  profile records accepted: {created + updated} ({created} created, {updated} updated)",
     ]
     for profile in profiles[:PROFILES_LISTED]:
         identity = ", ".join(

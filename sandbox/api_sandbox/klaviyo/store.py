@@ -134,6 +134,9 @@ class KlaviyoStore:
         # events of bulk entries skipped for an identity conflict (bulk_event_conflicts "item"),
         # by metric; in memory only
         self.skipped: Counter[str] = Counter()
+        # Profiles the profile endpoints created or updated (records accepted, not profiles
+        # held: two records of one person are one profile); in memory only
+        self.profile_writes: Counter[str] = Counter()
         self._db = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
         if db_path != ":memory:":
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -150,6 +153,7 @@ class KlaviyoStore:
                 self._db.execute(f"DELETE FROM {table}")
             self._identities.forget()
             self.skipped.clear()
+            self.profile_writes.clear()
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -171,6 +175,12 @@ class KlaviyoStore:
         if isinstance(outcome, Exception):
             raise outcome
         return outcome
+
+    def count_profile_writes(self, outcomes: list[Any]) -> None:
+        """Count the profile endpoints' writes: (id, created) outcomes, not refusals."""
+        for outcome in outcomes:
+            if isinstance(outcome, tuple):
+                self.profile_writes["created" if outcome[1] else "updated"] += 1
 
     def upsert_profiles(
         self, profiles: list[ProfileInput], *, keep_going: bool = False, identity: str = "reject"
