@@ -139,6 +139,8 @@ class EventRules:
 
     def __post_init__(self) -> None:
         self.latest_time = _format_limit(dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=365))
+        # A `singer.decimal` field is typed string too, but its value is sent as a number.
+        self.string_fields = self.string_fields - self.decimal_fields
 
     def plan(self, metric: str, record: Mapping[str, Any]) -> list[tuple[FieldPath, str]]:
         """(field, final property name) for a metric; cached per metric when fields are mapped."""

@@ -484,3 +484,44 @@ def test_singer_decimal_strings_become_exact_numbers(text: str, expected: Any) -
     value = to_number(text)
     assert value == expected
     assert type(value) is type(expected)
+
+
+def test_singer_decimal_fields_reach_klaviyo_as_numbers(
+    klaviyo: Klaviyo, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Another tap's string field marked `format: singer.decimal` is a number in the event's
+    properties and the profile's (target README, "Values"); a plain string field stays a
+    string, digits or not; a decimal field that holds no number is sent as it came."""
+    decimal = {"type": ["string", "null"], "format": "singer.decimal"}
+    schema = {
+        "type": "SCHEMA",
+        "stream": "payments",
+        "key_properties": ["id"],
+        "schema": {
+            "type": "object",
+            "properties": {
+                "id": {"type": "string"},
+                "email": {"type": ["string", "null"]},
+                "amount": decimal,
+                "fee": decimal,
+                "reference": {"type": ["string", "null"]},
+            },
+        },
+    }
+    record = {"id": "p1", "email": "pay@example.com", "amount": "19.99", "fee": "n/a"}
+    text = json.dumps(schema) + "\n"
+    text += json.dumps(record_message("payments", {**record, "reference": "00123"})) + "\n"
+    text += json.dumps({**schema, "stream": "payers"}) + "\n"
+    text += json.dumps(record_message("payers", {**record, "amount": "5.00"})) + "\n"
+    config = klaviyo.config(
+        event_streams={"payments": {"metric": "Paid", "email_field": "email"}},
+        profile_streams={"payers": {"email_field": "email", "properties": {"amount": "Paid"}}},
+    )
+    run = run_target(config, text, caplog)
+    assert run.error is None
+    [event] = klaviyo.events()
+    assert event["properties"]["amount"] == 19.99
+    assert event["properties"]["fee"] == "n/a"
+    assert event["properties"]["reference"] == "00123"
+    [profile] = klaviyo.profiles()
+    assert profile["properties"]["Paid"] == 5
