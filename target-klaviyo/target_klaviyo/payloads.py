@@ -13,7 +13,7 @@ from typing import Any, Generic, TypeVar, overload
 import msgspec
 
 from target_klaviyo.items import EventItem, Identity, ProfileItem
-from target_klaviyo.translate import json_default
+from target_klaviyo.translate import drop_largest, json_default, json_size
 
 MAX_EVENTS_PER_REQUEST = 1000
 MAX_PROFILES_PER_JOB = 10_000
@@ -219,6 +219,14 @@ class Oversized:
     size: int
 
 
+@dataclass
+class Dropped:
+    """Properties taken out of an item so that the rest of it fits Klaviyo's size limits."""
+
+    item: EventItem | ProfileItem
+    names: list[str]  # dotted, under the item's `properties`
+
+
 C = TypeVar("C")
 
 
@@ -229,6 +237,25 @@ class Chunking(Generic[C]):
     chunks: list[C]
     duplicates: int
     oversized: list[Oversized]
+    dropped: list[Dropped] = field(default_factory=list)
+
+
+def _fitted(
+    resource: dict[str, Any], data: bytes, limit: int, *, escaped: bool
+) -> tuple[bytes, int, list[str]]:
+    """An item's resource (`data` encoded) within `limit` bytes, its largest properties dropped
+    if need be (translate.drop_largest): the bytes to send, their size as measured (`escaped`:
+    by translate.json_size, the stricter of two readings) and the names dropped. Still over
+    `limit` when dropping every property was not enough."""
+    size = json_size(resource) if escaped else len(data)
+    attributes = resource.get("attributes")
+    properties = attributes.get("properties") if isinstance(attributes, dict) else None
+    dropped: list[str] = []
+    while size > limit and isinstance(properties, dict) and properties:
+        dropped += drop_largest(properties, size - limit)
+        data = encode(resource)
+        size = json_size(resource) if escaped else len(data)
+    return data, size, dropped
 
 
 _GROUP_FRAME = len(_GROUP_PREFIX) + len(_GROUP_MIDDLE) + len(_GROUP_SUFFIX) + 1
@@ -243,6 +270,7 @@ def chunk_events(
     profile, each (profile, metric, unique_id) once (Klaviyo fails a request that repeats one)."""
     chunks: list[EventChunk] = []
     oversized: list[Oversized] = []
+    dropped: list[Dropped] = []
     seen: set[tuple[Any, ...]] = set()
     duplicates = 0
     groups: dict[tuple[Any, ...], ProfileGroup] = {}
@@ -257,13 +285,18 @@ def chunk_events(
             continue
         seen.add(dedup_key)
         encoded = encode(item.resource)
-        item.resource = {}  # from here on the encoded bytes are what is sent: free the dicts
         group = groups.get(key)
         new_group = ProfileGroup(item.identity) if group is None else None
         extra = len(encoded) + 1 + (_GROUP_FRAME + len(new_group.profile) if new_group else 0)
-        if extra + len(_EVENTS_PREFIX) + len(_SUFFIX) > max_bytes:
-            oversized.append(Oversized(item, extra))
-            continue
+        over = extra + len(_EVENTS_PREFIX) + len(_SUFFIX) - max_bytes
+        if over > 0:
+            encoded, _, names = _fitted(item.resource, encoded, len(encoded) - over, escaped=False)
+            extra = len(encoded) + 1 + (_GROUP_FRAME + len(new_group.profile) if new_group else 0)
+            if extra + len(_EVENTS_PREFIX) + len(_SUFFIX) > max_bytes:
+                oversized.append(Oversized(item, extra))
+                continue
+            dropped.append(Dropped(item, names))
+        item.resource = {}  # from here on the encoded bytes are what is sent: free the dicts
         if count >= max_events or size + extra > max_bytes:
             chunks.append(EventChunk(list(groups.values())))
             groups = {}
@@ -280,7 +313,7 @@ def chunk_events(
         count += 1
     if groups:
         chunks.append(EventChunk(list(groups.values())))
-    return Chunking(chunks, duplicates, oversized)
+    return Chunking(chunks, duplicates, oversized, dropped)
 
 
 class ProfileChunk:
@@ -406,14 +439,20 @@ def chunk_profiles(
         latest[key] = item
     chunks: list[ProfileChunk] = []
     oversized: list[Oversized] = []
+    dropped: list[Dropped] = []
     profiles: list[ProfileItem] = []
     encoded: list[bytes] = []
     size = len(_PROFILES_PREFIX) + len(_SUFFIX)
     for item in latest.values():
         data = encode(item.resource)
-        if len(data) > MAX_PROFILE_BYTES:
-            oversized.append(Oversized(item, len(data)))
-            continue
+        # Within a quarter of the limit, no way of counting it can exceed the limit.
+        if len(data) > MAX_PROFILE_BYTES // 4:
+            data, measured, names = _fitted(item.resource, data, MAX_PROFILE_BYTES, escaped=True)
+            if measured > MAX_PROFILE_BYTES:
+                oversized.append(Oversized(item, measured))
+                continue
+            if names:
+                dropped.append(Dropped(item, names))
         if len(profiles) >= max_profiles or size + len(data) + 1 > max_bytes:
             chunks.append(ProfileChunk(profiles, encoded))
             profiles, encoded = [], []
@@ -423,7 +462,7 @@ def chunk_profiles(
         size += len(data) + 1
     if profiles:
         chunks.append(ProfileChunk(profiles, encoded))
-    return Chunking(chunks, duplicates, oversized)
+    return Chunking(chunks, duplicates, oversized, dropped)
 
 
 def without_identifiers(resource: dict[str, Any], kinds: Iterable[str]) -> dict[str, Any]:

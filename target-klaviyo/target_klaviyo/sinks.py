@@ -161,6 +161,14 @@ class KlaviyoSink(_TargetSink, Generic[ItemT, ChunkT]):
         for big in chunking.oversized:
             detail = self.OVERSIZED.format(size=big.size)
             self.dead_letter(big.item.record, Rejection(INVALID_RECORD, detail))
+        for fitted in chunking.dropped:
+            stats.count_fields_dropped(self.stream_name, fitted.names)
+            # Names only: the values are the record's data.
+            self._warn_few(
+                "dropped",
+                "%s dropped to fit Klaviyo's size limits; the rest of the record is sent",
+                ", ".join(fitted.names),
+            )
         self.send(chunking.chunks)
 
     def translate(self, record: dict[str, Any]) -> ItemT | Rejection:

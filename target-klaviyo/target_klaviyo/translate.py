@@ -286,6 +286,43 @@ def _fit_string(text: str, cuts: LimitCounter) -> str:
     return encoded[:MAX_STRING_BYTES].decode("utf-8", errors="ignore")
 
 
+def json_size(value: Any) -> int:
+    """The larger of two ways to count a value's JSON bytes: compact UTF-8 (what is sent) and
+    ASCII-escaped with spaces after separators (Python's default, as the stand-in counts). Klaviyo
+    does not say how it counts its size limits: a value within both fits either reading."""
+    compact = json.dumps(value, default=json_default, ensure_ascii=False, separators=(",", ":"))
+    return max(len(compact.encode()), len(json.dumps(value, default=json_default)))
+
+
+def drop_largest(properties: dict[str, Any], excess: int) -> list[str]:
+    """Take the largest values out of `properties` (looking into nested objects: one custom
+    attribute, not the whole object of them) until at least `excess` bytes of JSON are gone.
+
+    Changes `properties` in place; returns the dotted names of what was taken out, largest
+    first. Dropped, not cut short: a cut value would look whole in Klaviyo."""
+    leaves: list[tuple[int, tuple[str, ...], dict[str, Any]]] = []
+
+    def walk(node: dict[str, Any], path: tuple[str, ...]) -> None:
+        for key, value in node.items():
+            if isinstance(value, dict) and value:
+                walk(value, (*path, key))
+            else:
+                # The key, its quotes, ": " and ", " go with the value.
+                leaves.append((json_size(value) + json_size(key) + 4, (*path, key), node))
+
+    walk(properties, ())
+    leaves.sort(key=lambda leaf: -leaf[0])
+    dropped: list[str] = []
+    removed = 0
+    for size, path, parent in leaves:
+        if removed >= excess:
+            break
+        del parent[path[-1]]
+        removed += size
+        dropped.append(".".join(path))
+    return dropped
+
+
 def is_empty(value: Any) -> bool:
     """Null, and empty lists and objects, are left out of payloads (docs/contract.md, "Precise rules", Types)."""
     return value is None or (isinstance(value, (list, dict, tuple)) and not value)

@@ -147,3 +147,57 @@ def test_a_dead_letter_that_cannot_be_written_stops_the_run_before_its_state(
     [line] = stopped_lines(result.stderr)
     assert "cannot write a dead letter to '/dev/full' (No space left on device)" in line
     assert result.stdout.strip() == ""  # no state line
+
+
+# ---- field-level containment -------------------------------------------------------------------
+
+
+def _profile(klaviyo: Klaviyo, email: str) -> dict[str, Any]:
+    [profile] = [p for p in klaviyo.profiles() if p.get("email") == email]
+    return profile
+
+
+@pytest.mark.parametrize("import_below", [50, 1], ids=["profile-import", "bulk-job"])
+def test_oversized_custom_attributes_are_dropped_and_the_rest_of_the_profile_delivered(
+    klaviyo: Klaviyo, caplog: pytest.LogCaptureFixture, import_below: int
+) -> None:
+    one_big = contact(1, name="Ana Big", custom_attributes={"notes": "n" * 200_000, "plan": "pro"})
+    five = {f"blob{i}": "b" * 30_000 for i in range(5)}
+    five_mid = contact(2, name="Bo Five", custom_attributes={**five, "plan": "team"})
+    small = contact(3, name="Cy Small", custom_attributes={"plan": "free"})
+    config = klaviyo.config(profile_import_below=import_below)
+    run = run_target(config, singer(contacts=[one_big, five_mid, small], state={"at": 6}), caplog)
+    assert run.error is None, run.log[-3000:]
+    assert run.state_lines == [{"at": 6}]
+    assert run.dead_letters == []
+    ana, bo, cy = (_profile(klaviyo, f"user{n}@example.com") for n in (1, 2, 3))
+    assert (ana["first_name"], ana["last_name"]) == ("Ana", "Big")
+    assert (bo["first_name"], bo["last_name"]) == ("Bo", "Five")
+    assert ana["properties"]["Intercom_custom_attributes"] == {"plan": "pro"}
+    kept = bo["properties"]["Intercom_custom_attributes"]
+    assert kept["plan"] == "team"
+    # 150 KB of blobs, 100 KB allowed: two of them go, three stay whole.
+    assert sorted(len(v) for k, v in kept.items() if k.startswith("blob")) == [30_000] * 3
+    assert cy["properties"]["Intercom_custom_attributes"] == {"plan": "free"}
+    assert (
+        "fields dropped to fit Klaviyo's size limits (the rest of each record sent): 3" in run.log
+    )
+    assert "contacts: Intercom_custom_attributes.notes (1)" in run.log
+
+
+def test_an_event_too_big_for_a_request_loses_its_largest_properties_only(
+    klaviyo: Klaviyo, caplog: pytest.LogCaptureFixture
+) -> None:
+    blobs = {f"file{i:02d}": "x" * 90_000 for i in range(60)}  # 5.4 MB of properties
+    big = conversation_event(1, 1, part=1, custom_attributes={**blobs, "plan": "pro"})
+    others = [conversation_event(i, i, part=i) for i in (2, 3)]
+    run = run_target(klaviyo.config(), singer([big, *others], state={"at": 7}), caplog)
+    assert run.error is None, run.log[-3000:]
+    assert run.dead_letters == []
+    assert run.state_lines == [{"at": 7}]
+    stored = {e["unique_id"]: e for e in klaviyo.events()}
+    assert len(stored) == 3
+    kept = stored["conversation:1:part:1:replied"]["properties"]["Custom Attributes"]
+    assert kept["plan"] == "pro"
+    assert 40 <= len(kept) - 1 < 60  # only as many files as the request limit demands went
+    assert "fields dropped to fit Klaviyo's size limits" in run.log

@@ -75,9 +75,21 @@ def test_requests_stay_under_the_byte_limit() -> None:
     assert len(chunking.chunks) == 4  # three ~30 KB events fit in 100 KB
 
 
-def test_an_event_bigger_than_a_request_is_set_aside() -> None:
+def test_an_event_bigger_than_a_request_loses_its_largest_property() -> None:
     chunking = chunk_events([item(1, "big", size=200_000), item(1, "ok")], max_bytes=100_000)
-    assert [o.item.unique_id for o in chunking.oversized] == ["big"]
+    assert chunking.oversized == []
+    assert [(d.item.unique_id, d.names) for d in chunking.dropped] == [("big", ["blob"])]
+    [chunk] = chunking.chunks
+    body = json.loads(chunk.body())
+    [group] = body["data"]["attributes"]["events-bulk-create"]["data"]
+    sent = [e["attributes"]["properties"] for e in group["attributes"]["events"]["data"]]
+    assert sent == [{"n": "big"}, {"n": "ok"}]
+
+
+def test_an_event_too_big_without_its_properties_is_set_aside() -> None:
+    huge = item(1, "u" * 200_000)
+    chunking = chunk_events([huge, item(1, "ok")], max_bytes=100_000)
+    assert [o.item.unique_id for o in chunking.oversized] == [huge.unique_id]
     assert chunking.chunks[0].event_count == 1
 
 
