@@ -60,6 +60,7 @@ class IncrementalStream(IntercomStream):
             lookback=self.lookback_seconds(),
             now=now,
         )
+        self.run.report.add_window(self.name, window)
         self.logger.info(
             "%s window: updated_at > %s, events in (%s, %s]",
             self.name,

@@ -180,6 +180,7 @@ class DetailedSearchStream(IncrementalStream):
         for found in search.read_slices(window.lower):
             items = [i for i in found.items if str(i["id"]) not in taken]
             taken.update(str(i["id"]) for i in items)
+            self.run.report.count_read(self.object_type, len(items))
             if skip_quiet:
                 unskipped = [i for i in items if not search_item_proves_no_event(i, window)]
                 self.skipped_details += len(items) - len(unskipped)

@@ -14,6 +14,11 @@ from typing import Any
 from tap_intercom_events.window import SyncWindow
 
 CONTACT_ROLES = frozenset({"user", "lead"})
+# Intercom 2.16 reports a conversation's priority as a level; 2.11 to 2.15 as `priority` or
+# `not_priority`. Priority keeps the two-value meaning under every version (a segment on it does
+# not change meaning with api_version); 2.16's level goes to priority_level (docs/contract.md).
+PRIORITY_LEVELS = frozenset({"low", "medium", "high", "urgent"})
+NO_PRIORITY_LEVELS = frozenset({"none"})
 
 CREATED_CONVERSATION = "Created Conversation"
 RATED_CONVERSATION = "Rated Conversation"
@@ -156,7 +161,7 @@ def conversation_properties(conversation: Mapping[str, Any], lookups: Lookups) -
         "title": conversation.get("title"),
         "snoozed_until": iso_time(as_epoch(conversation.get("snoozed_until"))),
         "waiting_since": iso_time(as_epoch(conversation.get("waiting_since"))),
-        "priority": conversation.get("priority"),
+        **_priority_fields(conversation.get("priority")),
         "assigned_team": _team_name(conversation.get("team_assignee_id"), lookups),
         **_admin_fields(conversation.get("admin_assignee_id"), lookups),
         "tags": tag_names,
@@ -169,6 +174,16 @@ def conversation_properties(conversation: Mapping[str, Any], lookups: Lookups) -
         "assignment_count": statistics.get("count_assignments"),
         "custom_attributes": conversation.get("custom_attributes"),
     }
+
+
+def _priority_fields(raw: Any) -> Json:
+    """`priority` as `priority`/`not_priority` whatever the API version; the 2.16 level (or
+    null before 2.16) as `priority_level`. A value of neither vocabulary is kept as it came."""
+    if raw in PRIORITY_LEVELS:
+        return {"priority": "priority", "priority_level": raw}
+    if raw in NO_PRIORITY_LEVELS:
+        return {"priority": "not_priority", "priority_level": raw}
+    return {"priority": raw, "priority_level": None}
 
 
 def ticket_properties(ticket: Mapping[str, Any], lookups: Lookups) -> Json:

@@ -10,6 +10,7 @@ import atexit
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,7 +18,9 @@ from typing import Any
 from tap_intercom_events.client import IntercomClient
 from tap_intercom_events.events import Lookups
 from tap_intercom_events.lookups import ContactCache, Directory, fetch_directory
+from tap_intercom_events.report import build_report, write_report
 from tap_intercom_events.settings import Settings
+from tap_intercom_events.window import SyncWindow
 
 LOGGER = logging.getLogger("tap-intercom-events")
 
@@ -45,14 +48,26 @@ class Truncation:
 
 @dataclass
 class RunReport:
-    """What the run's summary adds to the client's request counts."""
+    """What the run's summary and report add to the client's request counts."""
 
     truncations: list[Truncation] = field(default_factory=list)
+    # Each incremental stream's window (planned once per run), for the run report.
+    windows: dict[str, SyncWindow] = field(default_factory=dict)
+    # Conversations and tickets the searches found, by object type.
+    objects_read: Counter[str] = field(default_factory=Counter)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add_truncation(self, truncation: Truncation) -> None:
         with self._lock:
             self.truncations.append(truncation)
+
+    def add_window(self, stream: str, window: SyncWindow) -> None:
+        with self._lock:
+            self.windows[stream] = window
+
+    def count_read(self, object_type: str, n: int) -> None:
+        with self._lock:
+            self.objects_read[object_type] += n
 
     def summary(self) -> str:
         if not self.truncations:
@@ -88,6 +103,12 @@ class Run:
         self._names: tuple[dict[str, Json], dict[str, str], dict[str, str]] = ({}, {}, {})
         self._directory_lock = threading.Lock()
         self._closed = False
+        # How the run ended, for the report: sync_all began and returned, a signal, or an
+        # error's line. Discovery (no sync) writes no report.
+        self.syncing = False
+        self.finished = False
+        self.stopped_by_signal: int | None = None
+        self.error: str | None = None
         # The summary ends the run however it ends (the SDK's sync_all is final).
         atexit.register(self.close)
 
@@ -114,7 +135,7 @@ class Run:
         return Lookups(admins=admins, teams=teams, tags=tags, contacts=contacts or {})
 
     def close(self) -> None:
-        """Log the run's summary once and stop its thread pool."""
+        """Log the run's summary once, write its report and stop its thread pool."""
         if self._closed:
             return
         self._closed = True
@@ -122,3 +143,30 @@ class Run:
         if self.client.requests:
             LOGGER.info("%s; %s", self.client.summary(), self.report.summary())
         self.client.close()
+        if self.syncing and self.settings.report_path is not None:
+            self.write_report(self.settings.report_path)
+
+    def write_report(self, path: str) -> None:
+        if self.stopped_by_signal is not None:
+            outcome, code = "stopped", 128 + self.stopped_by_signal
+        elif self.finished:
+            outcome, code = "finished", 0
+        else:
+            outcome, code = "failed", 1
+        report = build_report(
+            outcome=outcome,
+            exit_code=code,
+            error=self.error,
+            api_version=self.settings.api_version,
+            elapsed=time.time() - self.started_at,
+            traffic=self.client,
+            objects_read=self.report.objects_read,
+            windows=self.report.windows,
+            truncations=self.report.truncations,
+        )
+        try:
+            write_report(path, report)
+        except OSError as exc:
+            LOGGER.error("cannot write the run report to %s (%s)", path, exc.strerror)
+        else:
+            LOGGER.info("run report written to %s", path)

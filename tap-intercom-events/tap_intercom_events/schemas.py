@@ -460,6 +460,7 @@ CONVERSATION_EVENT = _props(
     th.Property("title", th.StringType(nullable=True)),
     th.Property("waiting_since", th.DateTimeType(nullable=True)),
     th.Property("priority", th.StringType(nullable=True)),
+    th.Property("priority_level", th.StringType(nullable=True)),
     th.Property("tags", th.ArrayType(th.StringType, nullable=True)),
     th.Property("conversation_rating", th.IntegerType(nullable=True)),
     th.Property("conversation_source", th.StringType(nullable=True)),

@@ -70,6 +70,7 @@ class Settings:
     request_timeout: float
     max_retries: int
     backoff_max_seconds: float
+    report_path: str | None = None  # None: no run report file
 
     @classmethod
     def from_config(
@@ -126,6 +127,7 @@ class Settings:
             request_timeout=float(timeout),
             max_retries=max_retries,
             backoff_max_seconds=float(backoff_max),
+            report_path=str(config.get("report_path") or "").strip() or None,
         )
 
 

@@ -138,7 +138,22 @@ class TapIntercomEvents(Tap):
             title="Max backoff (seconds)",
             description="Longest wait between two retries of a failing request.",
         ),
+        th.Property(
+            "report_path",
+            th.StringType,
+            title="Run report path",
+            description=(
+                "Where the run report goes: one JSON file (objects read and records emitted per "
+                "stream, events emitted, truncated part lists, requests, 429s, each stream's "
+                "window, outcome, exit code), rewritten at the end of every sync, also a failed "
+                "or stopped one. Default: none."
+            ),
+        ),
     ).to_dict()
+    # The run of this process, for invoke to note how it ended in its report; `syncing` is
+    # set by invoke (a sync), not by --discover or --about, which write no report.
+    current_run: ClassVar[Run | None] = None
+    syncing: ClassVar[bool] = False
 
     @cached_property
     def run(self) -> Run:
@@ -149,11 +164,14 @@ class TapIntercomEvents(Tap):
             if "default" in spec
         }
         try:
-            return Run.from_config(
+            run = Run.from_config(
                 self.config, defaults=defaults, user_agent=f"{self.name}/{self.plugin_version}"
             )
         except SettingsError as exc:
             raise ConfigValidationError(str(exc), errors=exc.problems) from None
+        run.syncing = TapIntercomEvents.syncing
+        TapIntercomEvents.current_run = run
+        return run
 
     @property
     def api_url(self) -> str:
@@ -185,6 +203,8 @@ class TapIntercomEvents(Tap):
             "stopped by %s before the sync finished: the state covers what was emitted",
             signal.Signals(signum).name,
         )
+        if "run" in self.__dict__:
+            self.run.stopped_by_signal = signum
         try:
             super()._handle_termination(signum, frame)
         finally:
@@ -193,10 +213,15 @@ class TapIntercomEvents(Tap):
     @classmethod
     def invoke(cls, **kwargs: Any) -> None:
         """The SDK's invoke, plus one clear line (no traceback, no token) on a fatal API error."""
+        TapIntercomEvents.syncing = not kwargs.get("about")
         try:
             super().invoke(**kwargs)
+            if cls.current_run is not None:
+                cls.current_run.finished = True
         except (IntercomError, SettingsError) as exc:
             cls.logger.error("%s", exc)
+            if cls.current_run is not None:
+                cls.current_run.error = str(exc)  # the report is written as the process exits
             sys.exit(1)
 
 

@@ -119,6 +119,7 @@ def test_contact_started_conversation_gives_created_and_replied_with_properties(
         "snoozed_until": None,
         "waiting_since": "2023-11-14T22:15:00+00:00",
         "priority": "not_priority",
+        "priority_level": None,
         "assigned_team": "Billing",
         "assigned_admin_name": "Ana Admin",
         "assigned_admin_email": "ana@support.test",

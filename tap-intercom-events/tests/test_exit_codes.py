@@ -52,7 +52,11 @@ def test_sigterm_mid_run_exits_143_after_writing_the_state(
 ) -> None:
     url = start_intercom(seed=61, conversations=40, faults=FaultSettings(latency_ms=20))
     (tmp_path / "config.json").write_text(
-        json.dumps(make_config(url, page_size=4, max_concurrency=2))
+        json.dumps(
+            make_config(
+                url, page_size=4, max_concurrency=2, report_path=str(tmp_path / "report.json")
+            )
+        )
     )
     (tmp_path / "catalog.json").write_text(json.dumps(selected_catalog(SELECTION)))
     tap = subprocess.Popen(
@@ -79,6 +83,11 @@ def test_sigterm_mid_run_exits_143_after_writing_the_state(
         assert json.loads(line)["type"] in ("STATE", "RECORD")
     conversations_state = states[-1]["bookmarks"]["conversations"]
     assert conversations_state["replication_key_value"] < HISTORY_END
+    # The run report is written all the same, with what was done by then.
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert (report["outcome"], report["exit_code"]) == ("stopped", 143)
+    assert 0 < report["objects_read"]["conversation"] < 40
+    assert report["requests"] > 0
 
 
 @pytest.mark.parametrize(
@@ -149,9 +158,15 @@ def test_a_closed_port_names_the_host_and_the_settings(tmp_path: Path) -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]  # closed once the block ends
     started = time.monotonic()
+    report_path = tmp_path / "report.json"
     result = run_cli(
         tmp_path,
-        {**make_config(f"http://127.0.0.1:{port}"), "max_retries": 1, "backoff_max_seconds": 1},
+        {
+            **make_config(f"http://127.0.0.1:{port}"),
+            "max_retries": 1,
+            "backoff_max_seconds": 1,
+            "report_path": str(report_path),
+        },
     )
     assert time.monotonic() - started < 60  # the retry settings bound the wait
     assert result.returncode == 1
@@ -160,3 +175,8 @@ def test_a_closed_port_names_the_host_and_the_settings(tmp_path: Path) -> None:
     assert "api_url" in line and "max_retries" in line
     assert TOKEN not in result.stderr
     assert "Traceback" not in result.stderr
+    # The run report says so too, with the same line and no token.
+    report = json.loads(report_path.read_text())
+    assert (report["outcome"], report["exit_code"]) == ("failed", 1)
+    assert line.endswith(report["error"])
+    assert TOKEN not in report_path.read_text()

@@ -20,6 +20,7 @@ CONVERSATION_EVENT_PROPERTIES = {
     "snoozed_until": "Snoozed Until",
     "waiting_since": "Waiting Since",
     "priority": "Priority",
+    "priority_level": "Priority Level",
     "assigned_team": "Assigned Team",
     "assigned_admin_name": "Assigned Admin Name",
     "assigned_admin_email": "Assigned Admin Email",
