@@ -79,11 +79,13 @@ def test_behaviour_defaults_and_validation(url: str) -> None:
         "identity_conflicts": "reject",
         "bulk_event_conflicts": "request",
         "profile_lookups": "current",
+        "unexplained_rejections": "off",
     }
     for bad in (
         {"identity_conflicts": "merge"},
         {"bulk_event_conflicts": "entry"},
         {"stored_duplicates": True},
+        {"unexplained_rejections": "some"},
         {"unknown": "x"},
         {"identity_conflicts": "attach", "stored_duplicates": "nope"},  # nothing changes
         [1],
