@@ -115,7 +115,9 @@ class Holders:
             for value, claimants in by_value.items():
                 holder = found.get(value)
                 if holder is None:
-                    continue  # nobody holds it yet: the first of the run keeps it
+                    # Nobody holds it yet: the first to ask keeps it (as IdentityBook.settle).
+                    self.book.learn(kind, value, owner_key(claimants[0]))
+                    continue
                 for identity in claimants:
                     if self._is_own(holder, identity) and self._relink(holder, identity):
                         self.book.learn(kind, value, owner_key(identity))

@@ -153,6 +153,9 @@ class KlaviyoSink(_TargetSink, Generic[ItemT, ChunkT]):
             if result.identity.invalid_email:
                 self.warn_invalid_email()
             items.append(result)
+        # Who holds the drain's phone numbers and external_ids, asked once for the whole drain
+        # (100 a lookup) rather than per request (holders.py).
+        self.runtime.profiles.holders.check(item.identity for item in items)
         cut = self.rules.cuts.take()
         if cut:
             stats.count_cut(cut)
