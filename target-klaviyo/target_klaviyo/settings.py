@@ -293,10 +293,11 @@ def api_key_of(config: Mapping[str, Any]) -> str | None:
     if raw is None:
         return None
     key = str(raw).strip()
-    if any(ch.isspace() or not ch.isprintable() for ch in key):
+    # Non-ASCII too: an HTTP header cannot carry it (requests fails with a traceback).
+    if any(ch.isspace() or not ch.isprintable() or not ch.isascii() for ch in key):
         msg = (
-            "the 'api_key' setting (TARGET_KLAVIYO_API_KEY) has whitespace or control characters "
-            "inside it: paste the private key (pk_...) alone"
+            "the 'api_key' setting (TARGET_KLAVIYO_API_KEY) has whitespace, control or non-ASCII "
+            "characters inside it: paste the private key (pk_...) alone"
         )
         raise KlaviyoError(msg)
     return key or None

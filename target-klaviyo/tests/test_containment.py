@@ -201,3 +201,22 @@ def test_an_event_too_big_for_a_request_loses_its_largest_properties_only(
     assert kept["plan"] == "pro"
     assert 40 <= len(kept) - 1 < 60  # only as many files as the request limit demands went
     assert "fields dropped to fit Klaviyo's size limits" in run.log
+
+
+# ---- secrets -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("inside", ["\u4e2d", "\u00e9", "\x7f"], ids=["cjk", "e-acute", "del"])
+def test_a_key_a_header_cannot_carry_stops_with_one_line_and_is_never_printed(
+    klaviyo: Klaviyo, tmp_path: Path, inside: str
+) -> None:
+    secret = "SecretKeyTail42"
+    key = "pk_" + inside + secret
+    text = singer([conversation_event(1, 1, part=1)], state={"at": 8})
+    result = run_cli(klaviyo.config(api_key=key), text, tmp_path)
+    assert result.returncode == 1
+    [line] = stopped_lines(result.stderr)
+    assert "'api_key' setting (TARGET_KLAVIYO_API_KEY) has whitespace, control or non-ASCII" in line
+    assert "Traceback" not in result.stderr
+    assert secret not in result.stdout + result.stderr
+    assert klaviyo.events() == []
