@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The test command: sets everything up, then lint, type checks and every test
-# (sandbox, tap, target, end-to-end). .ci/run calls exactly this.
+# The test command: sets everything up, then lint, type checks and every test (sandbox, tap, target,
+# end-to-end) on .venv's Python, then the sandbox, tap and target suites and end-to-end `meltano run` tests on
+# every other supported Python found (scripts/test-other-pythons.sh). .ci/run calls exactly this.
+# Extra arguments go to the first pytest only, and then the other Pythons are left out.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
@@ -24,3 +26,6 @@ bash scripts/install-warehouse.sh  # PostgreSQL + target-postgres for tests/test
 bash scripts/install-third-party.sh  # tap-jsonl + meltanolabs-tap-postgres for tests/test_any_tap.py
 echo "== pytest"
 pytest -n 2 --dist loadfile "$@"
+if [ $# -eq 0 ]; then
+  bash scripts/test-other-pythons.sh
+fi

@@ -1,6 +1,7 @@
-"""A throwaway PostgreSQL server for tests: Debian's `postgresql` package (scripts/install-warehouse.sh
-installs it), started in a temp dir on a free port of 127.0.0.1; as root its commands run as the
-`postgres` user. Used by test_warehouse.py and test_any_tap.py.
+"""A throwaway PostgreSQL server for tests, started in a temp dir on a free port of 127.0.0.1: Debian's
+`postgresql` package, else (a user who is not root, no system package) the binaries of the `pgserver` wheel
+in .venv-warehouse/postgresql/; scripts/install-warehouse.sh installs one of them. As root its commands run
+as the `postgres` user. Used by test_warehouse.py and test_any_tap.py.
 """
 
 from __future__ import annotations
@@ -15,13 +16,22 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+WHEEL_SERVER = (
+    Path(__file__).resolve().parents[1] / ".venv-warehouse/postgresql/pgserver/pginstall/bin"
+)
+
 
 def server_bin_dir() -> Path | None:
     found = sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"), key=_major_version)
     if found:
         return found[-1].parent
     on_path = shutil.which("postgres")
-    return Path(on_path).parent if on_path else None
+    if on_path:
+        return Path(on_path).parent
+    # The wheel's binaries run as the user who runs the tests: not as root (see LocalPostgres).
+    if os.geteuid() != 0 and (WHEEL_SERVER / "postgres").exists():
+        return WHEEL_SERVER
+    return None
 
 
 def _major_version(path: Path) -> int:

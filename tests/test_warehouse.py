@@ -9,8 +9,9 @@
   table per stream with its key, the stand-in's row counts, date-time columns as timestamps holding the
   API's instants, nested objects as jsonb.
 
-The server is Debian's `postgresql` package (scripts/install-warehouse.sh installs it); as root it runs as
-the `postgres` user. Without the server or the target's virtualenv the PostgreSQL tests fail.
+The server is Debian's `postgresql` package, or for a user who is not root the `pgserver` wheel's binaries
+(scripts/install-warehouse.sh installs one; tests/local_postgres.py); as root it runs as the `postgres` user.
+Without the server or the target's virtualenv the PostgreSQL tests fail.
 """
 
 from __future__ import annotations
