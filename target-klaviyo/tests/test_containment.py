@@ -166,6 +166,10 @@ def test_oversized_custom_attributes_are_dropped_and_the_rest_of_the_profile_del
     five_mid = contact(2, name="Bo Five", custom_attributes={**five, "plan": "team"})
     small = contact(3, name="Cy Small", custom_attributes={"plan": "free"})
     config = klaviyo.config(profile_import_below=import_below)
+    # The same people known to Klaviyo under their old names: the big records must update them.
+    before = [contact(n, name=f"Old Name{n}") for n in (1, 2, 3)]
+    assert run_target(config, singer(contacts=before), caplog).error is None
+    assert {p["first_name"] for p in klaviyo.profiles()} == {"Old"}
     run = run_target(config, singer(contacts=[one_big, five_mid, small], state={"at": 6}), caplog)
     assert run.error is None, run.log[-3000:]
     assert run.state_lines == [{"at": 6}]
