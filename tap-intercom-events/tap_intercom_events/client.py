@@ -90,15 +90,6 @@ class IntercomClient:
         user_agent: str = "tap-intercom-events",
     ) -> None:
         self.base_url = base_url.rstrip("/")
-        if not header_safe(access_token):
-            # requests would refuse the header with an error quoting it whole (twice, in the
-            # traceback): name the setting, never the value.
-            msg = (
-                "the access token holds a line break, a control character or a non-ASCII "
-                "character, which an HTTP header cannot carry: check "
-                "TAP_INTERCOM_EVENTS_ACCESS_TOKEN / access_token (paste the token alone)"
-            )
-            raise IntercomAuthError(msg)
         self._token = access_token
         self.api_version = api_version
         self.timeout = timeout
@@ -126,6 +117,16 @@ class IntercomClient:
         # requests.Session is not documented as thread-safe: one per thread.
         session = getattr(self._local, "session", None)
         if session is None:
+            if not header_safe(self._token):
+                # requests would refuse the header with an error quoting it whole (twice, in
+                # the traceback). Checked before the first request, not when the client is
+                # built: discovery sends none, and fails outside the tap's one-line errors.
+                msg = (
+                    "the access token holds a line break, a control character or a non-ASCII "
+                    "character, which an HTTP header cannot carry: check "
+                    "TAP_INTERCOM_EVENTS_ACCESS_TOKEN / access_token (paste the token alone)"
+                )
+                raise IntercomAuthError(msg)
             session = requests.Session()
             adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=4)
             session.mount("http://", adapter)

@@ -42,8 +42,8 @@ def test_a_token_a_header_cannot_carry_stops_with_one_line_and_is_never_printed(
         check=False,
     )
     assert result.returncode == 1
-    (line,) = [x for x in result.stderr.splitlines() if "ERROR" in x]
-    assert "HTTP header cannot carry" in line and "access_token" in line
+    (line,) = [x for x in result.stderr.splitlines() if "HTTP header cannot carry" in x]
+    assert "ERROR" in line and "access_token" in line
     assert "Traceback" not in result.stderr
     for printed in (result.stdout, result.stderr):
         assert SECRET not in printed
