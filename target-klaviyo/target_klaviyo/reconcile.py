@@ -4,13 +4,15 @@ per metric and UTC day (reconciliation.py).
 
 1. Every event the sinks would send goes to an on-disk index (SQLite in a temporary directory),
    so memory stays bounded whatever the window's size.
-2. At the end of the input: the metrics' ids from `GET /api/metrics`, then for each metric id and
-   each UTC day of the range (the earliest to the latest expected event time) the events from
-   `GET /api/events` (filter on metric_id and datetime, sorted, cursor paged, 1,000 a page from
-   revision 2026-01-15, only `datetime` and `event_properties`), on the run's pool and through the
-   client's per-endpoint limiters. An event read is matched by metric and the id carried in the
-   `unique_id_property` event property (Klaviyo's read does not return `unique_id`:
-   docs/api-assumptions.md); one whose id the input did not hold is counted, never deleted.
+2. At the end of the input: the metrics' ids from `GET /api/metrics`, then for each metric id the
+   events of the range (the earliest to the latest expected event time) from `GET /api/events`
+   (filter on metric_id and datetime, sorted, cursor paged, 1,000 a page from revision
+   2026-01-15, only `datetime` and `event_properties`), in slices of whole UTC days holding about
+   SLICE_EVENTS expected events each, on the run's pool and through the client's per-endpoint
+   limiters. Each page is matched as it arrives: memory holds a page, never the window. An event
+   read is matched by metric and the id carried in the `unique_id_property` event property
+   (Klaviyo's read does not return `unique_id`: docs/api-assumptions.md); one whose id the input
+   did not hold is counted, never deleted.
 3. The missing events go out through the normal bulk sender, (stream, metric, day) by
    (stream, metric, day), so that what Klaviyo accepted is counted where it belongs.
 """
@@ -38,9 +40,9 @@ from target_klaviyo.pool import Pool
 from target_klaviyo.reconciliation import (
     Tally,
     day_of,
-    days_between,
     exit_code,
     report,
+    slices,
     summary_lines,
 )
 from target_klaviyo.revisions import events_page_size
@@ -49,7 +51,8 @@ from target_klaviyo.stats import RunStats
 
 # Events per healing batch handed to chunking (a few bulk requests' worth).
 HEAL_BATCH = 5000
-# Rows written to the index at a time.
+# Expected events per read slice of one metric: slices are read in parallel, each page by page.
+SLICE_EVENTS = 10_000
 _SCHEMA = """
 CREATE TABLE expected (
     stream TEXT NOT NULL,
@@ -80,11 +83,10 @@ _DECODE = msgspec.json.Decoder()
 
 @dataclass(frozen=True)
 class _Read:
-    """The events of one metric id on one day."""
+    """The events of one metric id in one time slice."""
 
     metric: str
     metric_id: str
-    day: str
     lower: str
     upper: str
 
@@ -195,9 +197,10 @@ class Reconciler:
         ids = self._metric_ids({metric for metric, _, _ in counts})
         tally.metric_ids = {metric: sorted(found) for metric, found in ids.items()}
         for metric, metric_ids in ids.items():
+            per_day = {day: count for name, day, count in counts if name == metric}
             for metric_id in sorted(metric_ids):
-                for day, lower, upper in days_between(start, end):
-                    self.pool.submit(self._read, _Read(metric, metric_id, day, lower, upper))
+                for lower, upper in slices(start, end, per_day, SLICE_EVENTS):
+                    self.pool.submit(self._read, _Read(metric, metric_id, lower, upper))
         self.pool.wait_all()
         with self._lock:
             for metric, day, found, held in self._db.execute(
@@ -228,7 +231,7 @@ class Reconciler:
                 return ids
 
     def _read(self, read: _Read) -> None:
-        """Every event of one metric id on one day, page by page, matched as it comes."""
+        """Every event of one metric id in one slice, page by page, matched as it comes."""
         condition = (
             f'and(equals(metric_id,"{read.metric_id}"),'
             f"greater-or-equal(datetime,{_z(read.lower)}),less-than(datetime,{_z(read.upper)}))"

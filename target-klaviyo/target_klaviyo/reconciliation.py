@@ -43,6 +43,26 @@ def days_between(start: str, end: str) -> list[tuple[str, str, str]]:
     return days
 
 
+def slices(start: str, end: str, per_day: dict[str, int], size: int) -> list[tuple[str, str]]:
+    """[start, end] cut at day boundaries into (lower, upper) time slices (`lower <= t < upper`)
+    holding about `size` expected events each (`per_day`: expected events by UTC day), so that
+    a sparse range costs one read and a dense one is read in parallel; a day is never cut."""
+    cuts: list[tuple[str, str]] = []
+    lower: str | None = None
+    held = 0
+    days = days_between(start, end)
+    for day, day_lower, upper in days:
+        if lower is None:
+            lower = day_lower
+        held += per_day.get(day, 0)
+        if held >= size:
+            cuts.append((lower, upper))
+            lower, held = None, 0
+    if lower is not None:
+        cuts.append((lower, days[-1][2]))
+    return cuts
+
+
 def _iso(moment: dt.datetime) -> str:
     return moment.astimezone(dt.timezone.utc).isoformat(timespec="seconds")
 

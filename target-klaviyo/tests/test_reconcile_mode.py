@@ -142,16 +142,21 @@ def test_report_only_sends_nothing_and_policies(klaviyo: Klaviyo, tmp_path: Path
     assert len(klaviyo.events()) == 30
 
 
-def test_reads_are_paced_and_paged_by_day(klaviyo: Klaviyo, tmp_path: Path) -> None:
-    loaded = records(30)
+def test_reads_are_paced_and_paged(klaviyo: Klaviyo, tmp_path: Path) -> None:
+    loaded = records(500)  # 250 events of each metric
     assert run_cli(config(klaviyo), singer(loaded), tmp_path).returncode == 0
     klaviyo.control("rate-limits", {"scale": 1})
+    # 200 a page before revision 2026-01-15: 1 metrics page, then 2 pages for each metric.
     result, report = reconcile(
         klaviyo, tmp_path, singer(loaded), rate_limit_scale=1, revision="2025-10-15"
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    # 1 metrics page, then 2 metrics x 3 days, 200 a page at this revision: one page each.
-    assert report["read_requests"] == 7
+    assert report["read_requests"] == 5
+    assert report["total"]["in_klaviyo"] == 500
     requests = klaviyo.report()["requests"]
-    assert requests["GET /api/events"] == 6 and requests["GET /api/metrics"] == 1
+    assert requests["GET /api/events"] == 4 and requests["GET /api/metrics"] == 1
+    # 1,000 a page from 2026-01-15: one page each.
+    result, report = reconcile(klaviyo, tmp_path, singer(loaded), rate_limit_scale=1)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert report["read_requests"] == 3
     assert klaviyo.report()["throttled"] == 0
