@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from singer_sdk import Stream, Tap
 from singer_sdk.helpers.types import Context, Record
 
@@ -45,9 +47,12 @@ class IncrementalStream(IntercomStream):
         state = self.stream_state
         bookmark = stored_epoch(state, "replication_key_value", self.name)
         events_after = stored_epoch(state, "events_after", self.name)
-        now = int(self.run.started_at)
+        # Intercom's clock (runtime.Run.window_end); a bookmark an older version took from a
+        # machine clock ahead of Intercom's is not "in the future" while that clock is not.
+        now = self.run.window_end() + 1
+        latest = max(now, int(time.time()))
         for value in (bookmark, events_after):
-            if value is not None and value > now:
+            if value is not None and value > latest:
                 msg = (
                     f"state bookmark {self.name} is {iso_time(value)}, in the future: a run would "
                     "skip everything until then; reset the stream's state"

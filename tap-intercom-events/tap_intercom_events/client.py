@@ -13,6 +13,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -109,6 +110,9 @@ class IntercomClient:
         self.records: Counter[str] = Counter()
         self._started = time.monotonic()
         self._last_progress = self._started
+        # Intercom's clock: the `Date` of the first answer, and this machine's time on receipt.
+        self.first_server_date: float | None = None
+        self.first_server_date_received_at = 0.0
 
     # -- sessions and headers -------------------------------------------------------------
 
@@ -246,7 +250,18 @@ class IntercomClient:
                 self.requests += 1
                 if response is not None:
                     self.statuses[response.status_code] += 1
+                    if self.first_server_date is None:
+                        self._note_server_date(response.headers.get("Date"))
         return self._read(method, url, response, missing_ok)
+
+    def _note_server_date(self, value: str | None) -> None:
+        try:
+            date = parsedate_to_datetime(value) if value else None
+        except (TypeError, ValueError):
+            date = None
+        if date is not None and date.tzinfo is not None:
+            self.first_server_date = date.timestamp()
+            self.first_server_date_received_at = time.time()
 
     def _read(
         self, method: str, url: str, response: requests.Response, missing_ok: bool

@@ -221,6 +221,10 @@ class DetailedSearchStream(IncrementalStream):
         try:
             if work.with_events:
                 fetched = [f for f in work.results if f is not None and f.seeds]
+                floor = work.window.floor
+                self.run.report.count_lookback_events(
+                    sum(1 for f in fetched for s in f.seeds if s.occurred_at <= floor)
+                )
                 wanted = {s.contact_id for f in fetched for s in f.seeds if s.contact_id}
                 lookups = self.run.lookups(self.run.contacts.resolve(wanted))
                 records = {
@@ -468,5 +472,5 @@ class TruncatedPartsStream(IntercomStream):
                 "oldest_returned_part_at": events.iso_time(t.oldest_returned_part_at),
                 "events_after": events.iso_time(t.events_after),
                 "events_missing": t.events_missing,
-                "detected_in_window_ending": events.iso_time(int(self.run.started_at) - 1),
+                "detected_in_window_ending": events.iso_time(self.run.window_end()),
             }

@@ -23,6 +23,8 @@ from tap_intercom_events.settings import Settings
 from tap_intercom_events.window import SyncWindow
 
 LOGGER = logging.getLogger("tap-intercom-events")
+# A clock difference from Intercom worth a line in the log (Date has whole seconds).
+CLOCK_NOTE_SECONDS = 2
 
 Json = dict[str, Any]
 
@@ -55,6 +57,9 @@ class RunReport:
     windows: dict[str, SyncWindow] = field(default_factory=dict)
     # Conversations and tickets the searches found, by object type.
     objects_read: Counter[str] = field(default_factory=Counter)
+    # Events at or before the stored event floor: re-emitted from the lookback, so an earlier
+    # run may have sent them (same event_id; Klaviyo keeps one).
+    lookback_events: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add_truncation(self, truncation: Truncation) -> None:
@@ -69,7 +74,18 @@ class RunReport:
         with self._lock:
             self.objects_read[object_type] += n
 
+    def count_lookback_events(self, n: int) -> None:
+        with self._lock:
+            self.lookback_events += n
+
     def summary(self) -> str:
+        lookback = (
+            f"events from the lookback (re-read for late indexing; possibly sent before, same "
+            f"event_id): {self.lookback_events}; "
+        )
+        return lookback + self._truncation_summary()
+
+    def _truncation_summary(self) -> str:
         if not self.truncations:
             return "truncated part lists: 0"
         out_of_reach = sum(t.parts_out_of_reach for t in self.truncations)
@@ -102,6 +118,8 @@ class Run:
         self._directory: Directory | None = None
         self._names: tuple[dict[str, Json], dict[str, str], dict[str, str]] = ({}, {}, {})
         self._directory_lock = threading.Lock()
+        self._window_end: int | None = None
+        self._window_lock = threading.Lock()
         self._closed = False
         # How the run ended, for the report: sync_all began and returned, a signal, or an
         # error's line. Discovery (no sync) writes no report.
@@ -127,6 +145,33 @@ class Run:
                 self._directory = fetch_directory(self.client)
                 self._names = self._directory.names()
             return self._directory
+
+    def window_end(self) -> int:
+        """The end of every incremental window of this run: the second before Intercom's clock
+        when the run began reading (the `Date` of its first answer), so that a change Intercom
+        stamps after a read is the next run's whatever this machine's clock says; this machine's
+        clock when Intercom sends no `Date` (docs/api-assumptions.md I19)."""
+        with self._window_lock:
+            if self._window_end is None:
+                if self.client.first_server_date is None:
+                    self.directory()  # needed by contacts and events anyway: no extra request
+                self._window_end = self._clock_end()
+            return self._window_end
+
+    def _clock_end(self) -> int:
+        server = self.client.first_server_date
+        if server is None:
+            LOGGER.warning(
+                "Intercom's answers carry no Date header: windows end by this machine's clock "
+                "(lookback_window_seconds must then also cover how far it runs ahead)"
+            )
+            return int(self.started_at) - 1
+        ahead = self.client.first_server_date_received_at - server
+        if abs(ahead) >= CLOCK_NOTE_SECONDS:
+            LOGGER.info(
+                "this machine's clock is %+.0f s from Intercom's: windows follow Intercom's", ahead
+            )
+        return int(server) - 1
 
     def lookups(self, contacts: Mapping[str, Json] | None = None) -> Lookups:
         """Admin, team and tag names plus the given contacts."""

@@ -82,21 +82,26 @@ class TapIntercomEvents(Tap):
         th.Property(
             "lookback_window_seconds",
             th.IntegerType(minimum=0),
-            default=0,
+            default=900,
             title="Lookback window (seconds)",
             description=(
-                "Conversations and tickets re-read before the bookmark, for objects Intercom indexes "
-                "late. Events inside it are sent again (same event_id, so harmless downstream)."
+                "Conversations and tickets changed this long before the bookmark are read again "
+                "and their events in it emitted again, because Intercom's search may show a change "
+                "minutes late. The default covers a search lag up to 10 minutes plus a machine "
+                "clock 5 minutes ahead of Intercom's when Intercom sends no Date header; resent "
+                "events keep their event_id (Klaviyo keeps one). 0 turns it off: changes search "
+                "shows late are then lost."
             ),
         ),
         th.Property(
             "contact_lookback_seconds",
             th.IntegerType(minimum=0),
-            default=600,
+            default=900,
             title="Contact lookback (seconds)",
             description=(
-                "Contacts re-read before the bookmark: Intercom's contact search shows recent edits "
-                "only after a few minutes. Contacts inside it are sent again (profiles are upserts)."
+                "Contacts changed this long before the bookmark are read and sent again: "
+                "Intercom's contact search shows new and edited contacts minutes late. Profiles are "
+                "upserts, so a resent contact changes nothing."
             ),
         ),
         th.Property(
