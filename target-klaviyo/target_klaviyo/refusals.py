@@ -57,9 +57,9 @@ class Refusals:
         if in_a_row >= self.limit:
             raise SystemicRejectionError(
                 f"Klaviyo refused {in_a_row} requests in a row on {self.endpoint} without naming "
-                f"an item ({self._detail or 'no detail'}): that is no bad record but an API "
-                "change, a proxy or the revision; nothing was dead-lettered for it and no state "
-                "was acknowledged past it"
+                f"an item ({self._detail or 'no detail'}): not bad data but the API, a proxy or "
+                "the revision (check them); nothing was dead-lettered for it and no state was "
+                "acknowledged past it"
             )
 
     def suspect(self, suspect: Suspect) -> None:
