@@ -288,14 +288,18 @@ def chunk_events(
         group = groups.get(key)
         new_group = ProfileGroup(item.identity) if group is None else None
         extra = len(encoded) + 1 + (_GROUP_FRAME + len(new_group.profile) if new_group else 0)
-        over = extra + len(_EVENTS_PREFIX) + len(_SUFFIX) - max_bytes
-        if over > 0:
-            encoded, _, names = _fitted(item.resource, encoded, len(encoded) - over, escaped=False)
-            extra = len(encoded) + 1 + (_GROUP_FRAME + len(new_group.profile) if new_group else 0)
-            if extra + len(_EVENTS_PREFIX) + len(_SUFFIX) > max_bytes:
-                oversized.append(Oversized(item, extra))
+        # Measured as the first event of a request (its group's frame and profile too): it may
+        # have to start one.
+        profile = (new_group if new_group is not None else groups[key]).profile
+        alone = len(profile) + _GROUP_FRAME + len(_EVENTS_PREFIX) + len(_SUFFIX) + 1
+        if len(encoded) + alone > max_bytes:
+            limit = max_bytes - alone
+            encoded, _, names = _fitted(item.resource, encoded, limit, escaped=False)
+            if len(encoded) > limit:
+                oversized.append(Oversized(item, len(encoded) + alone))
                 continue
             dropped.append(Dropped(item, names))
+            extra = len(encoded) + 1 + (_GROUP_FRAME + len(new_group.profile) if new_group else 0)
         item.resource = {}  # from here on the encoded bytes are what is sent: free the dicts
         if count >= max_events or size + extra > max_bytes:
             chunks.append(EventChunk(list(groups.values())))

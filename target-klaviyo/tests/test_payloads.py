@@ -86,6 +86,16 @@ def test_an_event_bigger_than_a_request_loses_its_largest_property() -> None:
     assert sent == [{"n": "big"}, {"n": "ok"}]
 
 
+def test_fitted_events_keep_every_request_under_the_byte_limit() -> None:
+    sizes = [60_000, 99_700, 150_000, 99_000, 30_000]
+    events = [item(1, f"e{i}", size=size) for i, size in enumerate(sizes)]
+    chunking = chunk_events(events, max_bytes=100_000)
+    assert chunking.oversized == []
+    assert all(len(c.body()) <= 100_000 for c in chunking.chunks)
+    assert sum(c.event_count for c in chunking.chunks) == len(sizes)
+    assert sorted(d.item.unique_id for d in chunking.dropped) == ["e1", "e2"]
+
+
 def test_an_event_too_big_without_its_properties_is_set_aside() -> None:
     huge = item(1, "u" * 200_000)
     chunking = chunk_events([huge, item(1, "ok")], max_bytes=100_000)
