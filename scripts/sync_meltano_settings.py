@@ -57,7 +57,10 @@ PLUGINS: dict[str, dict[str, Any]] = {
         "plugin_type": "loaders",
         "namespace": "target_klaviyo",
         "label": "Klaviyo",
-        "description": "Klaviyo events (metrics) and profiles through the bulk APIs",
+        "description": (
+            "Klaviyo events and profiles through the bulk APIs; events go to API metrics, not to the metrics of "
+            "a native integration with the same names (flows and segments on those must be re-pointed)"
+        ),
         "domain_url": "https://www.klaviyo.com",
         "logo_url": f"{LOGOS}/klaviyo.png",
         "keywords": ["meltano_sdk", "klaviyo", "marketing", "events"],
