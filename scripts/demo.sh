@@ -61,14 +61,19 @@ else
 fi
 
 echo "demo: meltano run tap-intercom-events target-klaviyo"
-meltano run tap-intercom-events target-klaviyo
+# Each plugin's run report: this run's numbers (the dead-letter file keeps every run's letters).
+export TAP_INTERCOM_EVENTS_REPORT_PATH="$PWD/output/tap-report.json"
+export TARGET_KLAVIYO_REPORT_PATH="$PWD/output/target-report.json"
+rm -f "$TAP_INTERCOM_EVENTS_REPORT_PATH" "$TARGET_KLAVIYO_REPORT_PATH"
+status=0
+meltano run tap-intercom-events target-klaviyo || status=$?
 
 echo
 api-sandbox report --klaviyo-url "$klaviyo_url"
-if [ -s output/dead-letters.jsonl ]; then
-  echo
-  echo "Dead letters (records Klaviyo cannot take, with the reason): output/dead-letters.jsonl"
-  python scripts/dead_letter_summary.py output/dead-letters.jsonl
-fi
+echo
+echo "This run, from the run reports (output/tap-report.json, output/target-report.json; dead letters with the"
+echo "reason and the record: output/dead-letters.jsonl):"
+python scripts/run_report_summary.py "$TAP_INTERCOM_EVENTS_REPORT_PATH" "$TARGET_KLAVIYO_REPORT_PATH"
+[ "$status" -eq 0 ] || { echo "demo: meltano run exited with $status" >&2; exit "$status"; }
 echo
 echo "Run 'bash scripts/demo.sh' again for an incremental run; 'bash scripts/demo.sh stop' stops the stand-ins."

@@ -82,11 +82,13 @@ def test_one_dagster_job_per_workspace(tmp_path: Path, monkeypatch: pytest.Monke
         defs = example.build_definitions(workspaces, project, str(MELTANO), dead_letter_dir)
         assert len(list(defs.schedules or [])) == 2
 
+        outcomes = {}
         for key in seeds:
             result = run_job(defs, f"intercom_to_klaviyo_{key.replace('-', '_')}")
             outcome = result.output_for_node(f"meltano_run_{key.replace('-', '_')}")
             assert outcome["workspace"] == key
             assert outcome["dead_letter_path"] == str(dead_letter_dir / f"{key}.jsonl")
+            outcomes[key] = outcome
 
         for key, sandbox in sandboxes.items():
             intercom, klaviyo = sandbox.urls["intercom"], sandbox.urls["klaviyo"]
@@ -106,6 +108,11 @@ def test_one_dagster_job_per_workspace(tmp_path: Path, monkeypatch: pytest.Monke
                 if letter["stream"].endswith("_events")
             }
             assert dead_events == undeliverable
+            # The op's numbers come from the run report: this run's.
+            outcome = outcomes[key]
+            assert sum(outcome["events_by_metric"].values()) == len(deliverable)
+            assert outcome["dead_letters"] == len(letters)
+            assert outcome["report_path"] == str(dead_letter_dir / f"{key}.target-report.json")
         assert not (project / "output" / "dead-letters.jsonl").exists()
         assert not (REPO / "dead-letters.jsonl").exists()
 
@@ -115,8 +122,12 @@ def test_one_dagster_job_per_workspace(tmp_path: Path, monkeypatch: pytest.Monke
         # State per workspace: a second run of one workspace with nothing new sends nothing.
         klaviyo = sandboxes["acme-us"].urls["klaviyo"]
         before = arrivals(klaviyo)
-        run_job(defs, "intercom_to_klaviyo_acme_us")
+        result = run_job(defs, "intercom_to_klaviyo_acme_us")
         assert arrivals(klaviyo) == before
+        # The earlier run's dead letters stay in the file but are not this run's.
+        again = result.output_for_node("meltano_run_acme_us")
+        assert (again["dead_letters"], again["events_by_metric"]) == (0, {})
+        assert (dead_letter_dir / "acme-us.jsonl").read_text()
     finally:
         for sandbox in sandboxes.values():
             sandbox.stop()

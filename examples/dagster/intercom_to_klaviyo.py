@@ -8,6 +8,7 @@ Configure it with environment variables:
     MELTANO_BIN                 the meltano executable (default: `meltano` on PATH)
     INTERCOM_WORKSPACES         path of a YAML file listing the workspaces (format below)
     DEAD_LETTER_DIR             where each workspace's dead letters go (default: <project>/output/dead-letters)
+    REPORT_DIR                  where each workspace's run reports go (default: DEAD_LETTER_DIR)
 
     # workspaces.yml
     - key: acme-us                                # state ID suffix, job name, dead-letter file name
@@ -15,6 +16,11 @@ Configure it with environment variables:
       klaviyo_key_env: KLAVIYO_KEY_ACME           # the Klaviyo account it sends to
       region: us                                  # optional: us, eu, au
       config: {TAP_INTERCOM_EVENTS_START_DATE: "2025-01-01"}   # optional extra env (setting env vars) for this job
+
+Each job's outcome comes from the plugins' run reports (`<key>.target-report.json`, `<key>.tap-report.json`, JSON,
+this run's numbers only), not from the log: events per metric, profile records, this run's dead letters by reason.
+The target's `fail_on` (default `undelivered`) makes a run in which Klaviyo rejected records exit 3 after its last
+state line: the Dagster run fails, naming them, and the next run goes on from what Klaviyo accepted.
 
 Each job runs Meltano with the project as its working directory (`MELTANO_PROJECT_ROOT` is set too), whatever
 directory Dagster runs in. Jobs share the project directory, and Meltano writes each plugin's catalog to one file
@@ -27,6 +33,7 @@ README, "Scaling out").
 
 # No `from __future__ import annotations` here: Dagster reads the op's `context` annotation when it is defined.
 
+import json
 import os
 import re
 import shutil
@@ -45,8 +52,6 @@ from dagster import (
     job,
     op,
 )
-
-SUMMARY = re.compile(r"target-klaviyo\s+(summary: .*|  .*: [\d,]+.*)$")
 
 
 @dataclass(frozen=True)
@@ -67,8 +72,12 @@ def load_workspaces(path: Path) -> list[Workspace]:
     return [Workspace(**entry) for entry in yaml.safe_load(path.read_text())]
 
 
-def job_env(workspace: Workspace, project_root: Path, dead_letter_dir: Path) -> dict[str, str]:
-    """The environment of one workspace's `meltano run`: its secrets, state ID suffix and dead-letter file."""
+def job_env(
+    workspace: Workspace, project_root: Path, dead_letter_dir: Path, report_dir: Path | None = None
+) -> dict[str, str]:
+    """The environment of one workspace's `meltano run`: its secrets, state ID suffix, dead-letter file and run
+    reports."""
+    report_dir = report_dir or dead_letter_dir
     missing = [
         n
         for n in (workspace.intercom_token_env, workspace.klaviyo_key_env)
@@ -88,6 +97,8 @@ def job_env(workspace: Workspace, project_root: Path, dead_letter_dir: Path) -> 
         "TAP_INTERCOM_EVENTS_ACCESS_TOKEN": os.environ[workspace.intercom_token_env],
         "TARGET_KLAVIYO_API_KEY": os.environ[workspace.klaviyo_key_env],
         "TARGET_KLAVIYO_DEAD_LETTER_PATH": str(dead_letter_dir / f"{workspace.key}.jsonl"),
+        "TARGET_KLAVIYO_REPORT_PATH": str(report_dir / f"{workspace.key}.target-report.json"),
+        "TAP_INTERCOM_EVENTS_REPORT_PATH": str(report_dir / f"{workspace.key}.tap-report.json"),
     }
     if workspace.region:
         env["TAP_INTERCOM_EVENTS_REGION"] = workspace.region
@@ -95,35 +106,60 @@ def job_env(workspace: Workspace, project_root: Path, dead_letter_dir: Path) -> 
     return env
 
 
+def read_report(path: Path) -> dict[str, Any] | None:
+    """A plugin's run report, or None when the plugin did not get as far as writing one."""
+    return json.loads(path.read_text()) if path.exists() else None
+
+
 def workspace_job(
-    workspace: Workspace, project_root: Path, meltano: str, dead_letter_dir: Path
+    workspace: Workspace,
+    project_root: Path,
+    meltano: str,
+    dead_letter_dir: Path,
+    report_dir: Path | None = None,
 ) -> JobDefinition:
     @op(name=f"meltano_run_{workspace.key.replace('-', '_')}", pool="meltano-project")
     def meltano_run(context: OpExecutionContext) -> dict[str, Any]:
-        dead_letter_dir.mkdir(parents=True, exist_ok=True)
-        env = job_env(workspace, project_root, dead_letter_dir)
+        env = job_env(workspace, project_root, dead_letter_dir, report_dir)
+        target_path = Path(env["TARGET_KLAVIYO_REPORT_PATH"])
+        for path in (Path(env["TARGET_KLAVIYO_DEAD_LETTER_PATH"]), target_path):
+            path.parent.mkdir(parents=True, exist_ok=True)
+        # A report left by an earlier run must not pass for this run's.
+        target_path.unlink(missing_ok=True)
+        Path(env["TAP_INTERCOM_EVENTS_REPORT_PATH"]).unlink(missing_ok=True)
         args = [meltano, "run", "tap-intercom-events", "target-klaviyo"]
         context.log.info(f"{workspace.key}: {' '.join(args)} in {project_root}")
         result = subprocess.run(
             args, cwd=project_root, env=env, capture_output=True, text=True, check=False
         )
-        summary = [m.group(1) for line in result.stderr.splitlines() if (m := SUMMARY.search(line))]
-        for line in summary:
-            context.log.info(f"{workspace.key}: {line}")
-        dead_letters = Path(env["TARGET_KLAVIYO_DEAD_LETTER_PATH"])
+        report = read_report(target_path) or {}
+        tap_report = read_report(Path(env["TAP_INTERCOM_EVENTS_REPORT_PATH"])) or {}
+        dead = report.get("dead_letters") or {}
+        context.log.info(
+            f"{workspace.key}: target {report.get('outcome', 'no report')}, "
+            f"{report.get('events_delivered', 0):,} events sent, "
+            f"{report.get('profiles_upserted', 0):,} profile records, "
+            f"{sum(dead.values()):,} dead letters this run {dict(dead)}"
+        )
         outcome = {
             "workspace": workspace.key,
             "returncode": result.returncode,
-            "summary": summary,
-            "dead_letter_path": str(dead_letters),
-            "dead_letters": len(dead_letters.read_text().splitlines())
-            if dead_letters.exists()
-            else 0,
+            "events_by_metric": report.get("events_by_metric", {}),
+            "profiles_upserted": report.get("profiles_upserted", 0),
+            "dead_letter_path": env["TARGET_KLAVIYO_DEAD_LETTER_PATH"],
+            # This run's, from the report: the file keeps every run's.
+            "dead_letters": sum(dead.values()),
+            "dead_letters_by_reason": dict(dead),
+            "events_emitted": tap_report.get("events_emitted", {}),
+            "report_path": str(target_path),
         }
         if result.returncode != 0:
+            failing = report.get("failing_dead_letters") or {}
+            why = f"records not delivered {failing}" if failing else report.get("error")
             raise Failure(
-                f"{workspace.key}: meltano run exited with {result.returncode}",
-                metadata={"log tail": result.stderr[-4000:]},
+                f"{workspace.key}: meltano run exited with {result.returncode}"
+                + (f": {why}" if why else ""),
+                metadata={"run report": json.dumps(report), "log tail": result.stderr[-4000:]},
             )
         return outcome
 
@@ -143,10 +179,14 @@ def build_definitions(
     meltano: str,
     dead_letter_dir: Path,
     cron: str | None = "17 * * * *",
+    *,
+    report_dir: Path | None = None,
 ) -> Definitions:
     root = project_root.resolve()
     dead_dir = dead_letter_dir if dead_letter_dir.is_absolute() else root / dead_letter_dir
-    jobs = [workspace_job(w, root, meltano, dead_dir) for w in workspaces]
+    reports = report_dir or dead_dir
+    reports = reports if reports.is_absolute() else root / reports
+    jobs = [workspace_job(w, root, meltano, dead_dir, reports) for w in workspaces]
     schedules = [ScheduleDefinition(job=j, cron_schedule=cron) for j in jobs] if cron else []
     return Definitions(jobs=jobs, schedules=schedules)
 
@@ -158,6 +198,7 @@ def definitions_from_env() -> Definitions:
         root,
         os.environ.get("MELTANO_BIN") or shutil.which("meltano") or "meltano",
         Path(os.environ.get("DEAD_LETTER_DIR") or root / "output" / "dead-letters"),
+        report_dir=Path(os.environ["REPORT_DIR"]) if os.environ.get("REPORT_DIR") else None,
     )
 
 
