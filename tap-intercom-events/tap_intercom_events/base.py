@@ -42,8 +42,20 @@ class IncrementalStream(IntercomStream):
         return self.run.settings.lookback_seconds
 
     def plan_window(self) -> SyncWindow:
-        """This run's window from the state. The SDK's starting value is not used: it would mix
-        the start_date string with epoch bookmarks (its integer-key pitfall)."""
+        """This run's window from the state (a replay's from its settings, the state ignored).
+        The SDK's starting value is not used: it would mix the start_date string with epoch
+        bookmarks (its integer-key pitfall)."""
+        replay = self.run.replay_window()
+        if replay is not None:
+            self.run.report.add_window(self.name, replay)
+            self.logger.info(
+                "%s replay: updated_at >= %s, events in [%s, %s]; no state read or written",
+                self.name,
+                iso_time(replay.lower + 1),
+                iso_time(replay.events_after + 1),
+                iso_time(replay.end),
+            )
+            return replay
         state = self.stream_state
         bookmark = stored_epoch(state, "replication_key_value", self.name)
         events_after = stored_epoch(state, "events_after", self.name)
@@ -77,12 +89,16 @@ class IncrementalStream(IntercomStream):
 
     def checkpoint(self, window: SyncWindow, *, read_through: int) -> None:
         """Every object with updated_at <= `read_through` was read and emitted: resume after it,
-        keeping this window's event floor."""
+        keeping this window's event floor. A replay moves no bookmark."""
+        if self.run.settings.replay is not None:
+            return
         bookmark = max(window.resume_point(read_through), self._stored_bookmark())
         self._set_state(bookmark, window.floor, flush=True)
 
     def finish(self, window: SyncWindow) -> None:
         """The whole window was emitted."""
+        if self.run.settings.replay is not None:
+            return
         self._set_state(window.end, window.end, flush=False)
 
     def _stored_bookmark(self) -> int:

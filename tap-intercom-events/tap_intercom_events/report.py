@@ -59,6 +59,7 @@ def build_report(
     objects_read: Mapping[str, int],
     windows: Mapping[str, SyncWindow],
     truncations: Sequence[Cut],
+    lookback_events: int = 0,
 ) -> dict[str, Any]:
     """The report of a run. `outcome`: 'finished', 'failed' (an error) or 'stopped' (a signal)."""
     records = dict(sorted(traffic.records.items()))
@@ -75,6 +76,8 @@ def build_report(
         "objects_read": dict(sorted(objects_read.items())),
         "records_by_stream": records,
         "events_emitted": {s: n for s, n in records.items() if s in EVENT_STREAMS},
+        # Of those, events at or before the stored event floor (the lookback): possibly sent before.
+        "events_from_lookback": lookback_events,
         "truncated_part_lists": {
             "objects": len(truncations),
             "parts_out_of_reach": sum(t.parts_out_of_reach for t in truncations),

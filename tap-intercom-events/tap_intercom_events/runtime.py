@@ -208,6 +208,7 @@ class Run:
             objects_read=self.report.objects_read,
             windows=self.report.windows,
             truncations=self.report.truncations,
+            lookback_events=self.report.lookback_events,
         )
         try:
             write_report(path, report)

@@ -14,6 +14,7 @@ REGION_URLS = {
     "eu": "https://api.eu.intercom.io",
     "au": "https://api.au.intercom.io",
 }
+DAY = 86_400
 SUPPORTED_VERSIONS = ["2.11", "2.12", "2.13", "2.14", "2.15", "2.16"]
 
 
@@ -55,6 +56,68 @@ def parse_start_date(value: Any) -> int:
     return parse_epoch_or_iso(value, "start_date")
 
 
+REPLAY_SETTINGS = ("replay_start", "replay_end", "replay_days")
+
+
+def replay_requested(config: Mapping[str, Any]) -> bool:
+    return any(config.get(name) not in (None, "") for name in REPLAY_SETTINGS)
+
+
+@dataclass(frozen=True)
+class Replay:
+    """A replay as configured: every event with `start <= time <= end`, from the objects updated
+    since `start`; `start` is `days` before the end when given as days, the end is Intercom's
+    clock when not given (window.plan_replay)."""
+
+    start: int | None
+    end: int | None
+    days: int | None
+
+    @staticmethod
+    def from_config(config: Mapping[str, Any], problems: list[str]) -> Replay | None:
+        """None when no replay setting is set; a problem line per bad or conflicting value."""
+        if not replay_requested(config):
+            return None
+        raw = {name: config.get(f"replay_{name}") for name in ("start", "end", "days")}
+        bounds: dict[str, int | None] = {}
+        for name in ("start", "end"):
+            value = raw[name]
+            bounds[name] = None
+            if value not in (None, ""):
+                try:
+                    bounds[name] = parse_epoch_or_iso(value, f"replay_{name}")
+                except ValueError as exc:
+                    problems.append(str(exc))
+        days = None
+        if raw["days"] not in (None, ""):
+            try:
+                days = int(str(raw["days"]).strip())
+            except ValueError:
+                problems.append(f"replay_days must be a whole number of days, got {raw['days']!r}")
+            else:
+                if days < 1:
+                    problems.append(f"replay_days must be at least 1, got {days}")
+        start, end = bounds["start"], bounds["end"]
+        if days is not None and start is not None:
+            problems.append("set replay_days or replay_start, not both")
+        elif raw["days"] in (None, "") and raw["start"] in (None, ""):
+            problems.append(
+                "replay_end needs replay_start or replay_days (where the replay begins)"
+            )
+        if start is not None and end is not None and start > end:
+            problems.append(
+                f"replay_start {raw['start']!r} is after replay_end {raw['end']!r}: nothing to replay"
+            )
+        return Replay(start=start, end=end, days=days)
+
+    def bounds(self, *, latest: int, start_date: int) -> tuple[int, int]:
+        """(first, last) second of the replay: its end is `latest` (Intercom's clock) at most,
+        its start after `start_date`, as for incremental runs."""
+        end = latest if self.end is None else min(self.end, latest)
+        start = self.start if self.start is not None else end - (self.days or 0) * DAY + 1
+        return max(start, start_date + 1), end
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every setting the run uses, typed; built by `Settings.from_config`."""
@@ -71,6 +134,7 @@ class Settings:
     max_retries: int
     backoff_max_seconds: float
     report_path: str | None = None  # None: no run report file
+    replay: Replay | None = None  # None: an incremental run
 
     @classmethod
     def from_config(
@@ -101,6 +165,7 @@ class Settings:
                 problems.append(f"{name} must be a whole number, got {raw!r}")
                 return int(defaults[name])
 
+        replay = Replay.from_config(config, problems)
         page_size = integer("page_size")
         max_concurrency = integer("max_concurrency")
         lookback = integer("lookback_window_seconds")
@@ -128,6 +193,7 @@ class Settings:
             max_retries=max_retries,
             backoff_max_seconds=float(backoff_max),
             report_path=str(config.get("report_path") or "").strip() or None,
+            replay=replay,
         )
 
 

@@ -11,17 +11,31 @@ from typing import Any, ClassVar
 from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.helpers._state import StateWriter
 from singer_sdk.helpers.capabilities import (
     CapabilitiesEnum,
     PluginCapabilities,
     TapCapabilities,
 )
+from singer_sdk.helpers.types import TapState
 
 from tap_intercom_events import conversations, streams
 from tap_intercom_events.client import IntercomError
 from tap_intercom_events.runtime import Run
 from tap_intercom_events.search import MAX_PAGE_SIZE
-from tap_intercom_events.settings import REGION_URLS, SUPPORTED_VERSIONS, SettingsError
+from tap_intercom_events.settings import (
+    REGION_URLS,
+    SUPPORTED_VERSIONS,
+    SettingsError,
+    replay_requested,
+)
+
+
+class _NoStateWriter(StateWriter):
+    """Writes nothing: a replay emits no STATE."""
+
+    def write_state(self, state: TapState) -> None:
+        return
 
 
 class TapIntercomEvents(Tap):
@@ -154,11 +168,48 @@ class TapIntercomEvents(Tap):
                 "or stopped one. Default: none."
             ),
         ),
+        th.Property(
+            "replay_days",
+            th.IntegerType(minimum=1),
+            title="Replay: days",
+            description=(
+                "Replay instead of an incremental run: emit every event of the last N days (to "
+                "Intercom's clock), from the conversations and tickets updated since, with the ids "
+                "an incremental run gives them. A replay neither reads nor writes state (no STATE "
+                "message at all), so it never moves an incremental job's bookmarks. For "
+                "reconciliation (target-klaviyo's reconcile mode)."
+            ),
+        ),
+        th.Property(
+            "replay_start",
+            th.StringType,
+            title="Replay: start",
+            description=(
+                "Replay (see replay_days) every event at or after this time (ISO-8601 date or "
+                "date-time, or epoch seconds); instead of replay_days."
+            ),
+        ),
+        th.Property(
+            "replay_end",
+            th.StringType,
+            title="Replay: end",
+            description=(
+                "Last time a replay emits events of (ISO-8601 or epoch seconds; default: now, to "
+                "Intercom's clock); with replay_start or replay_days (then the N days before it)."
+            ),
+        ),
     ).to_dict()
     # The run of this process, for invoke to note how it ended in its report; `syncing` is
     # set by invoke (a sync), not by --discover or --about, which write no report.
     current_run: ClassVar[Run | None] = None
     syncing: ClassVar[bool] = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if replay_requested(self.config):
+            # A replay's STATE could be taken for a bookmark: it writes none, not even the
+            # incoming state the SDK would echo (docs/interfaces.md section 4).
+            self._state_writer = _NoStateWriter(self.message_writer)
 
     @cached_property
     def run(self) -> Run:

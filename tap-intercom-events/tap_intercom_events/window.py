@@ -59,3 +59,10 @@ def plan_window(
         events_after=floor - lookback,
         floor=floor,
     )
+
+
+def plan_replay(*, start: int, end: int) -> SyncWindow:
+    """A replay's window: every event with `start <= time <= end`, from every object updated
+    since `start` (an object's `updated_at` is never below the time of its events). No bookmark
+    is read or written for it."""
+    return SyncWindow(lower=start - 1, end=end, events_after=start - 1, floor=start - 1)

@@ -63,6 +63,7 @@ def test_the_report_counts_what_the_run_read_emitted_and_requested(
         "conversation": len(dataset(url, "conversations")),
         "ticket": len(dataset(url, "tickets")),
     }
+    assert report["events_from_lookback"] == 0  # a first run: nothing before its floor
     assert report["throttled"] == injected["throttle"] == stats["statuses"]["429"] > 0
     assert report["requests"] == sum(stats["statuses"].values())
     assert set(report["windows"]) == {"contacts", "conversations", "tickets"}
