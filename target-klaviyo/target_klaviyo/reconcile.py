@@ -13,8 +13,8 @@ per metric and UTC day (reconciliation.py).
    read is matched by metric and the id carried in the `unique_id_property` event property
    (Klaviyo's read does not return `unique_id`: docs/api-assumptions.md); one whose id the input
    did not hold is counted, never deleted.
-3. The missing events go out through the normal bulk sender, (stream, metric, day) by
-   (stream, metric, day), so that what Klaviyo accepted is counted where it belongs.
+3. The missing events go out through the normal bulk sender, stream by stream, in full bulk
+   requests; what Klaviyo accepted is counted per metric from the run's counters.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import json
 import sqlite3
 import tempfile
 import threading
+import time
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -129,6 +130,7 @@ class Reconciler:
         self._db.execute("PRAGMA synchronous=OFF")
         self._db.executescript(_SCHEMA)
         self._lock = threading.Lock()
+        self._started = time.monotonic()
 
     # -- 1. what the input holds ---------------------------------------------------------------
 
@@ -177,6 +179,8 @@ class Reconciler:
     def run(self) -> Tally:
         """Read, match, heal; the tally of what was found and done."""
         tally = self.tally
+        clock = time.monotonic()
+        tally.seconds["input"] = round(clock - self._started, 1)
         with self._lock:
             self._db.commit()
             start, end = self._db.execute(
@@ -211,8 +215,11 @@ class Reconciler:
                 row.in_klaviyo = found
                 row.missing = row.expected - found
                 row.held_twice = held
+        tally.seconds["read"] = round(time.monotonic() - clock, 1)
         if not tally.report_only:
+            clock = time.monotonic()
             self._heal()
+            tally.seconds["heal"] = round(time.monotonic() - clock, 1)
         return tally
 
     def _metric_ids(self, names: set[str]) -> dict[str, set[str]]:
@@ -306,37 +313,49 @@ class Reconciler:
     # -- 3. send what is missing ---------------------------------------------------------------
 
     def _heal(self) -> None:
+        """Send every missing event, stream by stream, in full bulk requests; what Klaviyo
+        accepted is counted per metric (and per day, when a metric's missing events were all
+        accepted; otherwise its accepted ones are counted against its days in order)."""
         with self._lock:
-            groups = self._db.execute(
-                "SELECT DISTINCT stream, metric, day FROM expected WHERE found = 0 AND time IS NOT"
-                " NULL ORDER BY metric, day, stream"
-            ).fetchall()
-        for stream, metric, day in groups:
-            before = self.stats.events_by_metric[metric]
-            for items in self._missing(stream, metric, day):
+            streams = [
+                row[0]
+                for row in self._db.execute(
+                    "SELECT DISTINCT stream FROM expected WHERE found = 0 AND time IS NOT NULL"
+                )
+            ]
+        before = dict(self.stats.events_by_metric)
+        for stream in streams:
+            for items in self._missing(stream):
                 chunking = chunk_events(items, self.events_per_request, self.max_request_bytes)
                 for chunk in chunking.chunks:
                     self.pool.submit(self.sender.send, stream, chunk)
-            self.pool.wait_all()
-            sent = self.stats.events_by_metric[metric] - before
-            row = self.tally.row(metric, day)
-            row.sent += sent
-        total = self.tally.total()
-        self.tally.not_sent = total.missing - total.sent
+        self.pool.wait_all()
+        tally = self.tally
+        for metric in tally.metrics():
+            accepted = self.stats.events_by_metric[metric] - before.get(metric, 0)
+            exact = accepted == tally.total(metric).missing
+            tally.sent_by_day_exact = tally.sent_by_day_exact and exact
+            for name, _, row in tally.sorted_rows():
+                if name == metric:
+                    row.sent = min(row.missing, accepted)
+                    accepted -= row.sent
+        total = tally.total()
+        tally.not_sent = total.missing - total.sent
 
-    def _missing(self, stream: str, metric: str, day: str) -> Iterator[list[EventItem]]:
-        last = ""
+    def _missing(self, stream: str) -> Iterator[list[EventItem]]:
+        """The stream's missing events, HEAL_BATCH at a time (read back from the index)."""
+        last = ("", "")
         while True:
             with self._lock:
                 rows = self._db.execute(
-                    "SELECT unique_id, identity, resource, record FROM expected WHERE metric = ?"
-                    " AND day = ? AND stream = ? AND found = 0 AND unique_id > ?"
-                    " ORDER BY unique_id LIMIT ?",
-                    (metric, day, stream, last, HEAL_BATCH),
+                    "SELECT metric, unique_id, identity, resource, record FROM expected"
+                    " WHERE stream = ? AND found = 0 AND time IS NOT NULL"
+                    " AND (metric, unique_id) > (?, ?) ORDER BY metric, unique_id LIMIT ?",
+                    (stream, *last, HEAL_BATCH),
                 ).fetchall()
             if not rows:
                 return
-            last = rows[-1][0]
+            last = (rows[-1][0], rows[-1][1])
             yield [
                 EventItem(
                     record=_DECODE.decode(record),
@@ -345,7 +364,7 @@ class Reconciler:
                     unique_id=unique_id,
                     resource=_DECODE.decode(resource),
                 )
-                for unique_id, identity, resource, record in rows
+                for metric, unique_id, identity, resource, record in rows
             ]
 
     def close(self) -> None:

@@ -95,7 +95,12 @@ class Tally:
     metric_ids: dict[str, list[str]] = field(default_factory=dict)
     without_time: int = 0  # events with no time: outside any range, not reconciled
     not_sent: int = 0  # missing events the healing could not deliver (dead-lettered)
+    # False when some metric's missing events were not all accepted: its accepted ones are then
+    # counted against its days in day order (the metric's total stays exact).
+    sent_by_day_exact: bool = True
     requests: int = 0  # read requests
+    # Seconds spent reading the input (and indexing it), reading Klaviyo, and healing.
+    seconds: dict[str, float] = field(default_factory=dict)
 
     def row(self, metric: str, day: str) -> Row:
         row = self.rows.get((metric, day))
@@ -148,7 +153,9 @@ def report(tally: Tally, *, fail_on: str, code: int) -> dict[str, Any]:
         "metrics": metrics,
         "events_without_time": tally.without_time,
         "missing_not_delivered": tally.not_sent,
+        "sent_by_day_exact": tally.sent_by_day_exact,
         "read_requests": tally.requests,
+        "seconds": tally.seconds,
         "fail_on": fail_on,
         "exit_code": code,
     }
@@ -180,8 +187,9 @@ def summary_lines(tally: Tally, *, code: int) -> list[str]:
         lines.append(f"  events without a time (not reconciled): {tally.without_time:,}")
     if tally.not_sent:
         lines.append(f"  missing events not delivered (see dead letters): {tally.not_sent:,}")
+    phases = ", ".join(f"{name} {value:,.1f}s" for name, value in tally.seconds.items())
     lines.append(
-        f"  read requests: {tally.requests:,}; exit code {code}"
+        f"  read requests: {tally.requests:,} ({phases}); exit code {code}"
         + (" (missing events found)" if code else "")
     )
     return lines
