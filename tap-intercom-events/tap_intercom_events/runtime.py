@@ -20,7 +20,7 @@ from tap_intercom_events.events import Lookups
 from tap_intercom_events.lookups import ContactCache, Directory, fetch_directory
 from tap_intercom_events.report import build_report, write_report
 from tap_intercom_events.settings import Settings
-from tap_intercom_events.window import SyncWindow
+from tap_intercom_events.window import SyncWindow, plan_replay
 
 LOGGER = logging.getLogger("tap-intercom-events")
 # A clock difference from Intercom worth a line in the log (Date has whole seconds).
@@ -157,6 +157,14 @@ class Run:
                     self.directory()  # needed by contacts and events anyway: no extra request
                 self._window_end = self._clock_end()
             return self._window_end
+
+    def replay_window(self) -> SyncWindow | None:
+        """The replay's window (the same for every stream), or None for an incremental run."""
+        replay = self.settings.replay
+        if replay is None:
+            return None
+        start, end = replay.bounds(latest=self.window_end(), start_date=self.settings.start_date)
+        return plan_replay(start=start, end=end)
 
     def _clock_end(self) -> int:
         server = self.client.first_server_date
