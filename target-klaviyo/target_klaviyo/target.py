@@ -157,6 +157,8 @@ class TargetKlaviyo(Target):
         self._stopped_by_signal: int | None = None
         self._input_read = False
         self.exit_code = 0
+        # The error line of an earlier target of this process (tests run several) is not this run's.
+        type(self).stopped_by_error = None
         # However the run ends (end of input, a failure, a signal), the summary is logged once:
         # at the end of the input, or else when the process exits.
         atexit.register(self.finish)
