@@ -19,6 +19,7 @@ per metric and UTC day (reconciliation.py).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sqlite3
 import tempfile
@@ -90,6 +91,7 @@ class _Read:
     metric_id: str
     lower: str
     upper: str
+    counted: bool = True  # events of it that the input did not hold count as not produced
 
 
 class Reconciler:
@@ -107,6 +109,7 @@ class Reconciler:
         report_only: bool,
         report_path: str,
         fail_on: str,
+        lookback_days: int,
         events_per_request: int,
         max_request_bytes: int,
     ) -> None:
@@ -122,6 +125,7 @@ class Reconciler:
         self.report_path = Path(report_path)
         check_writable(self.report_path, "reconcile_report_path")
         self.fail_on = fail_on
+        self.lookback_days = lookback_days
         self._dir = tempfile.TemporaryDirectory(prefix="target-klaviyo-reconcile-")
         self._db = sqlite3.connect(
             str(Path(self._dir.name) / "expected.db"), check_same_thread=False
@@ -206,6 +210,7 @@ class Reconciler:
                 for lower, upper in slices(start, end, per_day, SLICE_EVENTS):
                     self.pool.submit(self._read, _Read(metric, metric_id, lower, upper))
         self.pool.wait_all()
+        self._look_back(start, ids)
         with self._lock:
             for metric, day, found, held in self._db.execute(
                 "SELECT metric, day, SUM(found > 0), SUM(MAX(found - 1, 0)) FROM expected"
@@ -221,6 +226,26 @@ class Reconciler:
             self._heal()
             tally.seconds["heal"] = round(time.monotonic() - clock, 1)
         return tally
+
+    def _look_back(self, start: str, ids: dict[str, set[str]]) -> None:
+        """Events still missing are looked for in the `lookback_days` before the range too: an
+        event Klaviyo keeps under an earlier time than the replay gives it (a Read Conversation
+        is timed at its conversation's latest change) is found there. Other events there are
+        outside the range: not counted."""
+        if not self.lookback_days:
+            return
+        with self._lock:
+            missing = [
+                row[0]
+                for row in self._db.execute(
+                    "SELECT DISTINCT metric FROM expected WHERE found = 0 AND time IS NOT NULL"
+                )
+            ]
+        lower = _iso(dt.datetime.fromisoformat(start) - dt.timedelta(days=self.lookback_days))
+        for metric in missing:
+            for metric_id in sorted(ids.get(metric, ())):
+                self.pool.submit(self._read, _Read(metric, metric_id, lower, start, counted=False))
+        self.pool.wait_all()
 
     def _metric_ids(self, names: set[str]) -> dict[str, set[str]]:
         """The ids of every Klaviyo metric with one of these names (a name may have several,
@@ -254,12 +279,14 @@ class Reconciler:
         first = "?" + urllib.parse.urlencode(query, safe='(),:"[]', quote_via=urllib.parse.quote)
         while True:
             reply = self._get(GET_EVENTS, url, first)
-            self._match(read.metric, _data(reply))
+            self._match(read.metric, _data(reply), counted=read.counted)
             url = _next(reply)
             if url is None:
                 return
 
-    def _match(self, metric: str, events: list[dict[str, Any]]) -> None:
+    def _match(self, metric: str, events: list[dict[str, Any]], *, counted: bool = True) -> None:
+        """Mark the expected events among `events`; with `counted`, the others are counted as
+        not produced by the input."""
         ids: list[str] = []
         unmatched_days: dict[str, int] = {}
         for event in events:
@@ -295,7 +322,7 @@ class Reconciler:
                 if isinstance(value, str) and value and value not in known:
                     day = day_of(str(attributes.get("datetime") or ""))
                     unmatched_days[day] = unmatched_days.get(day, 0) + 1
-            for day, count in unmatched_days.items():
+            for day, count in unmatched_days.items() if counted else ():
                 self.tally.row(metric, day).not_produced += count
 
     def _get(self, endpoint: Endpoint, url: str | None, query: str) -> Reply:
@@ -387,3 +414,7 @@ def _next(reply: Reply) -> str | None:
     links = (reply.body or {}).get("links") if isinstance(reply.body, dict) else None
     url = (links or {}).get("next")
     return str(url) if url else None
+
+
+def _iso(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.timezone.utc).isoformat(timespec="seconds")

@@ -131,6 +131,7 @@ def build_runtime(config: Mapping[str, Any], logger: logging.Logger) -> Runtime:
             report_only=settings.reconcile_report_only,
             report_path=settings.reconcile_report_path,
             fail_on=settings.reconcile_fail_on,
+            lookback_days=settings.reconcile_lookback_days,
             events_per_request=settings.events_per_request,
             max_request_bytes=settings.max_request_bytes,
         )

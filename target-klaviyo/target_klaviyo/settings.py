@@ -260,6 +260,14 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         "expected, in_klaviyo, missing, sent, not_produced).",
     ),
     th.Property(
+        "reconcile_lookback_days",
+        th.IntegerType(minimum=0),
+        default=30,
+        description="With reconcile: events still missing after the range was read are looked "
+        "for this many days before it too (Klaviyo keeps the first time an event was sent "
+        "with; a replay may time it later, e.g. Read Conversation). 0: not looked for.",
+    ),
+    th.Property(
         "reconcile_fail_on",
         th.StringType,
         default="missing",
@@ -343,6 +351,7 @@ class Settings:
     reconcile_report_only: bool = False
     reconcile_report_path: str = "reconcile-report.json"
     reconcile_fail_on: str = "missing"
+    reconcile_lookback_days: int = 30
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Settings:
@@ -418,4 +427,5 @@ class Settings:
             reconcile_report_only=bool(get("reconcile_report_only")),
             reconcile_report_path=str(get("reconcile_report_path")),
             reconcile_fail_on=str(get("reconcile_fail_on")),
+            reconcile_lookback_days=int(get("reconcile_lookback_days")),
         )

@@ -160,3 +160,26 @@ def test_reads_are_paced_and_paged(klaviyo: Klaviyo, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-3000:]
     assert report["read_requests"] == 3
     assert klaviyo.report()["throttled"] == 0
+
+
+def test_an_event_klaviyo_keeps_under_an_earlier_time_is_found_before_the_range(
+    klaviyo: Klaviyo, tmp_path: Path
+) -> None:
+    """A replay may time an event later than when it was first sent (Read Conversation is timed
+    at its conversation's latest change); Klaviyo keeps the first."""
+    loaded = records(30)
+    moved = {**loaded[0], "at": "2026-11-10T09:00:00Z"}  # first sent 8 days before the range
+    assert run_cli(config(klaviyo), singer([moved, *loaded[1:]]), tmp_path).returncode == 0
+
+    result, report = reconcile(klaviyo, tmp_path, singer(loaded), reconcile_lookback_days=0)
+    assert result.returncode == 4, result.stderr[-3000:]
+    assert report["total"]["missing"] == 1
+    before = klaviyo.report()["metrics"]["Placed Order"]["arrivals"]
+    [kept] = [e for e in klaviyo.events() if e["unique_id"] == "a-0"]
+    assert kept["time"] == "2026-11-10T09:00:00+00:00"  # the resend changed nothing
+
+    result, report = reconcile(klaviyo, tmp_path, singer(loaded))  # 30 days by default
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert report["total"]["missing"] == 0 and report["total"]["in_klaviyo"] == 30
+    assert report["total"]["not_produced"] == 0
+    assert klaviyo.report()["metrics"]["Placed Order"]["arrivals"] == before
