@@ -3,6 +3,7 @@ page size by revision, rate limits), and the knob that forgets accepted events."
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from api_sandbox.klaviyo import examples as ex
@@ -94,6 +95,12 @@ def test_descending_sort_timestamp_filter_and_errors(url: str) -> None:
         "datetime",
         "uuid",
     }
+    first = body["data"][0]
+    assert first["attributes"]["timestamp"] == int(
+        datetime.fromisoformat(first["attributes"]["datetime"]).timestamp()
+    )
+    assert first["links"]["self"] == f"{url}/api/events/{first['id']}/"
+    assert first["relationships"]["profile"]["data"]["type"] == "profile"
     for query, parameter in (
         ("filter=equals(metric,'x')", "filter"),
         ("sort=name", "sort"),

@@ -21,7 +21,6 @@ import hashlib
 import json
 import random
 import sqlite3
-import uuid
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
@@ -59,14 +58,6 @@ def metric_id(name: str) -> str:
         number, index = divmod(number, len(_ALPHABET))
         chars.append(_ALPHABET[index])
     return "".join(chars)
-
-
-def _event_id(seq: int) -> str:
-    return f"4{seq:025d}"
-
-
-def _event_uuid(seq: int) -> str:
-    return str(uuid.uuid5(uuid.NAMESPACE_OID, f"klaviyo-sandbox-event-{seq}"))
 
 
 def _invalid(detail: str, parameter: str) -> ApiRequestError:
@@ -235,21 +226,22 @@ async def get_events(
     direction = "DESC" if descending else "ASC"
     order = f"e.time {direction}, e.seq {direction}" if by_time else f"e.seq {direction}"
     sql = (
-        "SELECT e.seq, e.metric, e.time, e.properties, e.profile_id FROM events e"
+        f"SELECT e.seq, e.time, {_resource_sql(fields, str(request.url.origin()))} FROM events e"
         + (" WHERE " + " AND ".join(where) if where else "")
         + f" ORDER BY {order} LIMIT ?"
     )
     rows = await state.offload(state.store.run, _query(sql, [*params, page_size + 1]))
     more = len(rows) > page_size
     rows = rows[:page_size]
-    base = str(request.url.origin())
-    data = [_event_resource(row, fields, base) for row in rows]
     links: dict[str, str | None] = {"self": str(request.url), "next": None, "prev": None}
     if more:
         last = rows[-1]
-        cursor = _cursor(last[2], last[0]) if by_time else _cursor(last[0])
+        cursor = _cursor(last[1], last[0]) if by_time else _cursor(last[0])
         links["next"] = _with_query(request, **{"page[cursor]": cursor})
-    return _json_api({"data": data, "links": links})
+    # Each resource is JSON text built by SQLite: a 1,000-event page without decoding and
+    # encoding every event's properties in Python.
+    text = '{"data": [' + ",".join(row[2] for row in rows) + '], "links": ' + json.dumps(links)
+    return web.Response(body=(text + "}").encode(), content_type=JSON_API)
 
 
 def _query(sql: str, params: list[Any]) -> Callable[[sqlite3.Connection], list[Any]]:
@@ -266,35 +258,36 @@ def _prepare(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS events_by_metric_time ON events (metric, time, seq)")
 
 
-def _event_resource(row: tuple[Any, ...], fields: set[str] | None, base: str) -> dict[str, Any]:
-    seq, metric, time_text, properties, profile_id = row
-    moment = datetime.fromisoformat(time_text)
+def _resource_sql(fields: set[str] | None, base: str) -> str:
+    """The SQL expression of an event's resource object (JSON text), with the attributes of
+    `fields` (all when None). The event id is "4" and its row number; the uuid is made from the
+    row number too."""
+    event_id = "('4' || printf('%025d', e.seq))"
+    url = "'" + base.replace("'", "''") + "/api/events/' || " + event_id + " || '/'"
     attributes = {
-        "timestamp": int(moment.timestamp()),
-        "event_properties": json.loads(properties),
-        "datetime": time_text,
-        "uuid": _event_uuid(seq),
+        "timestamp": "CAST(strftime('%s', e.time) AS INTEGER)",
+        "event_properties": "json(e.properties)",
+        "datetime": "e.time",
+        "uuid": "printf('00000000-0000-5000-8000-%012x', e.seq)",
     }
-    if fields is not None:
-        attributes = {k: v for k, v in attributes.items() if k in fields}
-    event_id = _event_id(seq)
-    url = f"{base}/api/events/{event_id}/"
-    return {
-        "type": "event",
-        "id": event_id,
-        "attributes": attributes,
-        "relationships": {
-            "profile": {
-                "data": {"type": "profile", "id": profile_id},
-                "links": {"self": f"{url}relationships/profile/", "related": f"{url}profile/"},
-            },
-            "metric": {
-                "data": {"type": "metric", "id": metric_id(metric)},
-                "links": {"self": f"{url}relationships/metric/", "related": f"{url}metric/"},
-            },
-        },
-        "links": {"self": url},
-    }
+    pairs = ", ".join(
+        f"'{name}', {expression}"
+        for name, expression in attributes.items()
+        if fields is None or name in fields
+    )
+
+    def relation(kind: str, identifier: str) -> str:
+        return (
+            f"'{kind}', json_object('data', json_object('type', '{kind}', 'id', {identifier}),"
+            f" 'links', json_object('self', {url} || 'relationships/{kind}/',"
+            f" 'related', {url} || '{kind}/'))"
+        )
+
+    return (
+        f"json_object('type', 'event', 'id', {event_id}, 'attributes', json_object({pairs}),"
+        f" 'relationships', json_object({relation('profile', 'e.profile_id')},"
+        f" {relation('metric', 'metric_id(e.metric)')}), 'links', json_object('self', {url}))"
+    )
 
 
 # -- GET /api/metrics ---------------------------------------------------------------------------
