@@ -138,6 +138,13 @@ class RunStats:
         verb = "written to the dry-run file (nothing sent)" if dry_run else "sent"
         lines = [f"summary: {self.events_sent:,} events {verb} in {elapsed:,.1f}s"]
         lines += [f"  events '{m}': {n:,}" for m, n in sorted(self.events_by_metric.items())]
+        if self.events_sent and not dry_run:
+            # Klaviyo accepts a unique_id it already holds without saying so (docs/api-assumptions.md
+            # K2): such resends (a tap's lookback, a rerun) are in the count above, not new events.
+            lines.append(
+                "  events sent include resends Klaviyo accepted without saying it already held "
+                "them (same unique_id: it keeps one); a resend it refuses is 'already in Klaviyo'"
+            )
         # Records, not profiles: Klaviyo makes one profile of records sharing an email.
         lines.append(
             f"  profiles upserted: {self.profiles_upserted:,} (profile records Klaviyo accepted)"
