@@ -113,3 +113,52 @@ def test_shared_phones_and_changed_emails_keep_one_person_one_profile(pipeline: 
         assert own["email"] == email
         assert landed[contact_id] == {own["id"]}  # old and new events on the one profile
     assert not [p for p in profiles if p["email"] in {c["email"] for c in changers}]
+
+
+def test_600_replies_with_phones_held_by_others_in_one_incremental_run(pipeline: Pipeline) -> None:
+    """After a full sync, customers take phone numbers Klaviyo already gave to other people's profiles
+    and write 600 replies: the incremental run delivers every reply to its own person's profile in one
+    bulk request after a few lookups, with no conflict reaching Klaviyo (before: one 409 and one more
+    request per person, and no run at all past 50 of them in a request)."""
+    contacts = contacts_of(pipeline)
+    holders = [c for c in contacts.values() if c["email"] and e164(c["phone"])]
+    conversations = pipeline.intercom("dataset?kind=conversations")["data"]
+    by_replier: dict[str, list[str]] = defaultdict(list)
+    for conversation in conversations:
+        first = (conversation.get("contacts") or {}).get("contacts") or []
+        contact = contacts.get(first[0]["id"]) if first else None
+        if contact and contact["email"] and contact not in holders:
+            by_replier[contact["id"]].append(conversation["id"])
+    assert len(by_replier) >= 10 and holders
+
+    assert pipeline.meltano("run", "tap-intercom-events", "target-klaviyo").returncode == 0
+    mutations: list[dict[str, Any]] = [
+        {
+            "action": "edit_contact",
+            "contact_id": cid,
+            "changes": {"phone": holders[n % len(holders)]["phone"]},
+        }
+        for n, cid in enumerate(by_replier)
+    ]
+    threads = [cid for cids in by_replier.values() for cid in cids]
+    mutations += [
+        {"action": "contact_reply", "conversation_id": threads[n % len(threads)]}
+        for n in range(600)
+    ]
+    results = pipeline.intercom("mutations", {"mutations": mutations})["results"]
+    replies = {e["key"] for r in results for e in r.get("ledger", [])}
+    assert len(replies) == 600
+    before = pipeline.klaviyo("report")
+
+    second = pipeline.meltano("run", "tap-intercom-events", "target-klaviyo")
+    assert second.returncode == 0, second.stderr[-4000:]
+    assert_each_event_on_its_own_profile(pipeline)
+    after = pipeline.klaviyo("report")
+    spent = {k: n - before["requests"].get(k, 0) for k, n in after["requests"].items()}
+    assert spent["POST /api/event-bulk-create-jobs"] <= 2, spent
+    assert spent.get("GET /api/profiles", 0) <= 4, spent
+    assert not [r for r in after["rejected_requests"] if r["status"] == 409]
+    stored = {e["unique_id"]: e for e in pipeline.klaviyo("events")["events"]}
+    assert replies <= set(stored)
+    held = {e164(h["phone"]) for h in holders}
+    assert not [k for k in replies if stored[k]["profile"]["phone_number"] in held]
