@@ -164,10 +164,10 @@ def report(tally: Tally, *, fail_on: str, code: int) -> dict[str, Any]:
 def summary_lines(tally: Tally, *, code: int) -> list[str]:
     """The log's reconcile summary: totals, then each (metric, day) where something was off."""
     total = tally.total()
-    verb = "would send (report only)" if tally.report_only else "sent now"
+    sent = "report only: nothing sent" if tally.report_only else f"sent now {total.sent:,}"
     lines = [
         f"reconcile {tally.start} .. {tally.end}: expected {total.expected:,}, already in "
-        f"Klaviyo {total.in_klaviyo:,}, missing {total.missing:,}, {verb} {total.sent:,}, "
+        f"Klaviyo {total.in_klaviyo:,}, missing {total.missing:,}, {sent}, "
         f"not produced by the input {total.not_produced:,}"
     ]
     off = [
