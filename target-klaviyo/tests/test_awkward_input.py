@@ -134,7 +134,12 @@ def test_non_finite_numbers_cost_their_record_only(
     assert run.state_lines == [{"done": 8}]
     stored = {e["unique_id"]: e for e in klaviyo.events()}
     assert set(stored) == {"orders:1", "orders:7"}
-    assert stored["orders:7"]["properties"] == {"email": "o7@example.com", "id": 7, "score": 1.5}
+    assert stored["orders:7"]["properties"] == {
+        "email": "o7@example.com",
+        "id": 7,
+        "score": 1.5,
+        "Unique ID": "orders:7",
+    }
     assert stored["orders:7"]["value"] == 12.3
     assert stored["orders:1"]["value"] == 10.5
     details = {d["record"]["id"]: d["detail"] for d in run.dead_letters}
