@@ -606,7 +606,8 @@ def _event_time(value: Any, revision: Revision, now: datetime) -> datetime | str
     if not isinstance(value, str) or not _ISO_TIME.match(value):
         return f"'{value!s:.60}' is not an ISO-8601 date-time (YYYY-MM-DDTHH:MM:SS[.ffffff][+HH:MM|Z])."
     try:
-        parsed = datetime.fromisoformat(value.replace("z", "Z"))
+        # Python 3.10's fromisoformat takes no "Z" suffix; every supported version takes +00:00.
+        parsed = datetime.fromisoformat(value[:-1] + "+00:00" if value[-1] in "zZ" else value)
     except ValueError:
         return f"'{value:.60}' is not a valid date-time."
     if parsed.tzinfo is None:
