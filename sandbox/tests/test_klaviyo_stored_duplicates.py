@@ -194,4 +194,6 @@ def test_cli_flags_set_the_readings() -> None:
             "stored_duplicates": "reject",
             "identity_conflicts": "ignore",
             "bulk_event_conflicts": "item",
+            "profile_lookups": "current",
+            "unexplained_rejections": "off",
         }
