@@ -11,6 +11,7 @@ import ast
 import importlib
 import inspect
 import re
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -41,31 +42,74 @@ def resolve(where: str) -> Any:
     return value
 
 
-def private_sdk_names() -> set[str]:
-    """Private names defined by the SDK classes the plugins subclass."""
-    names: set[str] = set()
-    for base in SDK_BASES:
-        for klass in base.__mro__:
-            if klass.__module__.startswith("singer_sdk"):
-                names |= {n for n in vars(klass) if n.startswith("_") and not n.startswith("__")}
+def sdk_classes() -> list[type]:
+    """The singer-sdk classes the plugins' classes derive from."""
+    return [k for base in SDK_BASES for k in base.__mro__ if k.__module__.startswith("singer_sdk")]
+
+
+def private_sdk_names() -> tuple[set[str], set[str]]:
+    """Private names of the SDK classes the plugins subclass: their class attributes and methods,
+    and the instance attributes their methods assign (`self._state_writer = ...`)."""
+    members: set[str] = set()
+    assigned: set[str] = set()
+    for klass in sdk_classes():
+        members |= set(vars(klass))
+        for node in ast.walk(ast.parse(textwrap.dedent(inspect.getsource(klass)))):
+            if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+                assigned.add(node.attr)
+
+    def private(names: set[str]) -> set[str]:
+        return {n for n in names if n.startswith("_") and not n.startswith("__")}
+
+    return private(members), private(assigned) - private(members)
+
+
+def base_names(node: ast.ClassDef) -> set[str]:
+    """The names a class's bases are written with (`Stream`, `sinks.BatchSink`, `Generic[T]`)."""
+    names = set()
+    for written in node.bases:
+        base = written.value if isinstance(written, ast.Subscript) else written
+        if isinstance(base, ast.Name):
+            names.add(base.id)
+        elif isinstance(base, ast.Attribute):
+            names.add(base.attr)
     return names
 
 
 def used_seams(package_dir: Path) -> dict[str, list[ast.AST]]:
-    """Every private SDK name the package's code touches: overrides, calls, attributes, imports."""
-    sdk_names = private_sdk_names()
+    """Every private SDK name the package's code touches: overrides, calls, attributes, imports.
+
+    An instance attribute the SDK assigns counts only inside the package's own subclasses of SDK
+    classes (elsewhere `self._logger` is just a name of ours)."""
+    members, assigned = private_sdk_names()
+    trees = [
+        ast.parse(path.read_text())
+        for path in sorted(package_dir.glob("*.py"))
+        if path.name != "sdk_seams.py"
+    ]
+    classes = [node for tree in trees for node in ast.walk(tree) if isinstance(node, ast.ClassDef)]
+    derived = {k.__name__ for k in sdk_classes()}
+    while grown := {c.name for c in classes if c.name not in derived and base_names(c) & derived}:
+        derived |= grown
+    inside_subclasses = {
+        id(node)
+        for c in classes
+        if c.name in derived
+        for node in ast.walk(c)
+        if isinstance(node, ast.Attribute)
+    }
     found: dict[str, list[ast.AST]] = {}
-    for path in sorted(package_dir.glob("*.py")):
-        if path.name == "sdk_seams.py":
-            continue
-        for node in ast.walk(ast.parse(path.read_text())):
+    for tree in trees:
+        for node in ast.walk(tree):
             names: list[str] = []
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("singer_sdk"):
                 private_module = any(p.startswith("_") for p in (node.module or "").split("."))
                 names = [a.name for a in node.names if private_module or a.name.startswith("_")]
-            elif isinstance(node, ast.Attribute) and node.attr in sdk_names:
+            elif isinstance(node, ast.Attribute) and (
+                node.attr in members or (node.attr in assigned and id(node) in inside_subclasses)
+            ):
                 names = [node.attr]
-            elif isinstance(node, ast.FunctionDef) and node.name in sdk_names:
+            elif isinstance(node, ast.FunctionDef) and node.name in members:
                 names = [node.name]
             for name in names:
                 found.setdefault(name, []).append(node)
@@ -133,16 +177,22 @@ def test_the_scan_sees_every_kind_of_use(tmp_path: Path) -> None:
     """The scanner itself: an override, a call, an attribute and a private import are each seen."""
     (tmp_path / "probe.py").write_text(
         "from singer_sdk.helpers._flattening import flatten_key\n"
-        "class S:\n"
+        "from singer_sdk import Tap\n"
+        "class Other:\n"
+        "    def f(self):\n"
+        "        self._logger = None\n"
+        "class S(Tap):\n"
         "    def _after_process_record(self, context): ...\n"
         "    def f(self):\n"
         "        self._write_state_message()\n"
         "        self._MAX_RECORD_AGE_IN_MINUTES = 1\n"
         "        self._lock = None\n"
+        "        self._state_writer = None\n"
     )
     assert set(used_seams(tmp_path)) == {
         "flatten_key",
         "_after_process_record",
         "_write_state_message",
         "_MAX_RECORD_AGE_IN_MINUTES",
+        "_state_writer",
     }

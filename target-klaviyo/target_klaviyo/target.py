@@ -73,7 +73,6 @@ class NumberedReader(SimpleSingerReader):
         for number, line in enumerate(file_input or self.default_input, 1):
             if not line.strip():
                 continue
-            self._current_message = line
             message = _message_of(line, number)
             kind = message["type"]
             callback = callbacks.get(kind)
