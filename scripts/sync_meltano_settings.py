@@ -1,9 +1,11 @@
 """Generate both plugins' Meltano definitions from the plugins' own `--about` output.
 
-One source, two outputs:
+One source, three outputs:
 - `plugins/extractors/tap-intercom-events.yml` and `plugins/loaders/target-klaviyo.yml`: plugin definitions in the
   Meltano Hub format, for `meltano add --from-ref <file> <name>` in any Meltano project;
-- the `capabilities` and `settings` of both plugins in this repository's `meltano.yml`.
+- the `capabilities` and `settings` of both plugins in this repository's `meltano.yml`;
+- the settings table of each package's README: the rows of `--about --format=markdown` before the SDK's
+  stream-map and flattening settings, which the README names in a sentence.
 
 Every setting the plugin's config schema declares is included, the SDK's own ones too (stream_maps,
 flattening_enabled, validate_records, ...), with the Meltano kind that matches its JSON type, so that
@@ -81,16 +83,38 @@ ACRONYMS = {"api": "API", "url": "URL", "id": "ID"}
 NEEDS_PACKAGE = {"faker_config": "faker"}
 
 
-def about(executable: str) -> dict[str, Any]:
+def about_text(executable: str, form: str) -> str:
     result = subprocess.run(
-        [str(BIN / executable), "--about", "--format", "json"],
+        [str(BIN / executable), "--about", "--format", form],
         capture_output=True,
         text=True,
         check=False,
     )
     if result.returncode != 0:
         sys.exit(f"{executable} --about failed:\n{result.stderr[-3000:]}")
-    return dict(json.loads(result.stdout))
+    return result.stdout
+
+
+def about(executable: str) -> dict[str, Any]:
+    return dict(json.loads(about_text(executable, "json")))
+
+
+def readme_with_settings(readme: str, about_markdown: str) -> str:
+    """The README with its settings table (the first table whose header starts `| Setting |`)
+    replaced by the plugin's own rows of its --about markdown table."""
+    lines = about_markdown.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("| Setting |"))
+    table = lines[start : start + 2]
+    for line in lines[start + 2 :]:
+        if not line.startswith("| ") or line.startswith("| stream_maps |"):
+            break
+        table.append(line)
+    old = readme.splitlines()
+    first = next(i for i, line in enumerate(old) if line.startswith("| Setting |"))
+    last = first
+    while last < len(old) and old[last].startswith("|"):
+        last += 1
+    return "\n".join([*old[:first], *table, *old[last:]]) + "\n"
 
 
 def pyproject(executable: str) -> dict[str, Any]:
@@ -209,6 +233,8 @@ def render() -> dict[Path, str]:
             f"# Add it to a Meltano project: meltano add --from-ref <this file or its raw URL> {name}\n"
         )
         outputs[definition_path(name)] = header + dump(hub_definition(name, info))
+        readme = REPO / name / "README.md"
+        outputs[readme] = readme_with_settings(readme.read_text(), about_text(name, "markdown"))
         (plugin,) = [p for p in project["plugins"][meta["plugin_type"]] if p["name"] == name]
         plugin["capabilities"] = list(info["capabilities"])
         plugin["settings"] = settings_of(info)
