@@ -69,8 +69,8 @@ def build_report(
     dead_letter_path: str | None,
     error: str | None = None,
 ) -> dict[str, Any]:
-    """The report of a run. `outcome`: 'delivered', 'undelivered' (fail_on), 'failed' or
-    'stopped' (a signal)."""
+    """The report of a run. `outcome`: 'delivered', 'undelivered' (fail_on), 'unreconciled'
+    (reconcile mode's reconcile_fail_on), 'failed' or 'stopped' (a signal)."""
     counts = stats.counts()
     dead_letters: dict[str, int] = dict(stats.dead_letters)
     return {

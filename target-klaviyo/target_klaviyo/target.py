@@ -155,6 +155,7 @@ class TargetKlaviyo(Target):
         self._deferred_signal: int | None = None
         self._stopped_by_signal: int | None = None
         self._input_read = False
+        self._reconcile_code = 0  # reconcile mode's exit code (reconcile_fail_on), for the report
         self.exit_code = 0
         # The error line of an earlier target of this process (tests run several) is not this run's.
         type(self).stopped_by_error = None
@@ -254,7 +255,12 @@ class TargetKlaviyo(Target):
         super().process_endofpipe()
         if "runtime" in self.__dict__:
             self.runtime.pool.wait_all()
-            self._reconcile()
+            self._input_read = True
+            try:
+                self._reconcile()
+            except Exception:
+                self._input_read = False  # reconciling failed: the run did not finish
+                raise
         self._input_read = True
         self.finish()
         if self.exit_code:
@@ -271,6 +277,7 @@ class TargetKlaviyo(Target):
         for line in lines:
             self.logger.info(line)
         if code:
+            self._reconcile_code = code
             self.finish()
             sys.exit(code)
 
@@ -326,6 +333,9 @@ class TargetKlaviyo(Target):
         if not self._input_read:
             self.exit_code = 1
             return "failed"
+        if self._reconcile_code:
+            self.exit_code = self._reconcile_code
+            return "unreconciled"
         failing = failing_dead_letters(self.runtime.stats.dead_letters, fail_on)
         if failing:
             self.logger.error(policy_line(failing, fail_on))

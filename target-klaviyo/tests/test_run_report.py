@@ -144,3 +144,54 @@ def test_a_failed_run_still_writes_its_report(klaviyo: Klaviyo, tmp_path: Path) 
     assert "pk_revoked_4242" not in failed_path.read_text()
     assert report["state_moved"] is False
     assert report["events_by_metric"] == {}
+
+
+def test_a_reconcile_run_that_found_missing_events_reports_its_exit_code(
+    klaviyo: Klaviyo, tmp_path: Path
+) -> None:
+    """Reconcile mode's own exit code (4, reconcile_fail_on) is the run report's too."""
+    mapping = {
+        "orders": {
+            "metric": "Placed Order",
+            "unique_id_field": "id",
+            "email_field": "email",
+            "time_field": "at",
+        }
+    }
+    schema = {
+        "type": "SCHEMA",
+        "stream": "orders",
+        "key_properties": ["id"],
+        "schema": {
+            "properties": {
+                "id": {"type": "string"},
+                "email": {"type": "string"},
+                "at": {"type": "string", "format": "date-time"},
+            }
+        },
+    }
+    text = lines(
+        [
+            schema,
+            *(
+                record_message(
+                    "orders",
+                    {"id": f"o{n}", "email": "a@example.com", "at": "2026-11-20T10:00:00Z"},
+                )
+                for n in range(3)
+            ),
+        ]
+    )
+    assert run_cli(klaviyo.config(event_streams=mapping), text, tmp_path).returncode == 0
+    klaviyo.control("forget", {"unique_ids": ["o1"]})
+    report_path = tmp_path / "report.json"
+    config = klaviyo.config(
+        event_streams=mapping,
+        reconcile=True,
+        reconcile_report_path=str(tmp_path / "reconcile.json"),
+        report_path=str(report_path),
+    )
+    result = run_cli(config, text, tmp_path)
+    assert result.returncode == 4, result.stderr[-3000:]
+    report = json.loads(report_path.read_text())
+    assert (report["outcome"], report["exit_code"]) == ("unreconciled", 4)
