@@ -10,6 +10,7 @@ orders of tests/test_any_tap.py) reconciles the same way.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import time
 from collections import Counter
@@ -18,7 +19,16 @@ from typing import Any
 
 from e2e_expected import epoch, mismatches, split_ledger
 from e2e_pipeline import STATE_ID, Pipeline
-from test_any_tap import KEY, ORDERS, TAP_JSONL, TARGET, klaviyo, readme_mapping, require
+from test_any_tap import (
+    KEY,
+    MELTANO,
+    ORDERS,
+    TAP_JSONL,
+    TARGET,
+    klaviyo,
+    readme_mapping,
+    require,
+)
 
 from api_sandbox.testing import control, dataset
 
@@ -201,50 +211,91 @@ def test_report_only_while_the_hourly_job_runs(pipeline: Pipeline) -> None:
     assert RECONCILE_STATE_ID not in state_ids(p)
 
 
+ANY_TAP_PROJECT = """\
+project_id: reconcile-any-tap
+send_anonymous_usage_stats: false
+default_environment: test
+environments:
+- name: test
+plugins:
+  extractors:
+  - name: tap-jsonl
+    namespace: tap_jsonl
+    executable: {tap}
+    settings:
+    - name: path
+    - name: stream_name
+    - name: primary_keys
+      kind: array
+  loaders:
+  - name: target-klaviyo
+    namespace: target_klaviyo
+    executable: {target}
+    settings:
+    - name: api_key
+      kind: password
+    - name: api_url
+    - name: event_streams
+      kind: object
+    - name: rate_limit_scale
+      kind: integer
+    - name: dead_letter_path
+    - name: reconcile
+      kind: boolean
+    - name: reconcile_report_path
+  - name: target-klaviyo--reconcile
+    inherit_from: target-klaviyo
+    config:
+      reconcile: true
+"""
+
+
 def test_a_generic_taps_event_stream_reconciles_the_same_way(klaviyo: str, tmp_path: Path) -> None:
-    """tap-jsonl's orders (the 5 deliverable ones) through the target: load, lose 2, reconcile."""
+    """tap-jsonl's orders (the 5 deliverable ones) in a Meltano project of their own: load with
+    `meltano run`, lose 2, reconcile with `meltano run` (heals, exit non-zero), again (exit 0)."""
     require(TAP_JSONL)
+    (tmp_path / "meltano.yml").write_text(ANY_TAP_PROJECT.format(tap=TAP_JSONL, target=TARGET))
     orders = tmp_path / "orders.jsonl"
     deliverable = [row for row in ORDERS if row["id"] not in (5, 6, 7)]
     orders.write_text("".join(json.dumps(row) + "\n" for row in deliverable))
-    tap_config = tmp_path / "tap.json"
-    tap_config.write_text(
-        json.dumps({"path": str(orders), "stream_name": "orders", "primary_keys": ["id"]})
+    report_path = tmp_path / "reconcile.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TAP_", "TARGET_", "MELTANO_"))}
+    env.update(
+        MELTANO_SEND_ANONYMOUS_USAGE_STATS="false",
+        TAP_JSONL_PATH=str(orders),
+        TAP_JSONL_STREAM_NAME="orders",
+        TAP_JSONL_PRIMARY_KEYS='["id"]',
+        TARGET_KLAVIYO_API_KEY=KEY,
+        TARGET_KLAVIYO_API_URL=klaviyo,
+        TARGET_KLAVIYO_EVENT_STREAMS=json.dumps(readme_mapping()["event_streams"]),
+        TARGET_KLAVIYO_RATE_LIMIT_SCALE="0",
+        TARGET_KLAVIYO_DEAD_LETTER_PATH=str(tmp_path / "dead-letters.jsonl"),
+        TARGET_KLAVIYO_RECONCILE_REPORT_PATH=str(report_path),
     )
-    mapping = {"event_streams": readme_mapping()["event_streams"]}
 
-    def run(**extra: Any) -> subprocess.CompletedProcess[str]:
-        config = tmp_path / "target.json"
-        config.write_text(
-            json.dumps(
-                {
-                    "api_key": KEY,
-                    "api_url": klaviyo,
-                    "dead_letter_path": str(tmp_path / "dead-letters.jsonl"),
-                    "rate_limit_scale": 0,
-                    "progress_interval": 0,
-                    "reconcile_report_path": str(tmp_path / "reconcile.json"),
-                    **mapping,
-                    **extra,
-                }
-            )
-        )
-        command = (
-            f"'{TAP_JSONL}' --config '{tap_config}' 2>/dev/null | '{TARGET}' --config '{config}'"
-        )
+    def meltano_run(loader: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            ["bash", "-c", command], capture_output=True, text=True, timeout=300, check=False
+            [str(MELTANO), "run", "tap-jsonl", loader],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
         )
 
-    assert run().returncode == 0
+    loaded = meltano_run("target-klaviyo")
+    assert loaded.returncode == 0, loaded.stderr[-3000:]
     assert len(control(klaviyo, "events")["events"]) == 5
     control(klaviyo, "forget", {"unique_ids": ["2", "9007199254740993"]})
-    result = run(reconcile=True)
-    assert result.returncode == 4, result.stderr[-3000:]
-    report = json.loads((tmp_path / "reconcile.json").read_text())
+    healed = meltano_run("target-klaviyo--reconcile")
+    assert healed.returncode != 0, healed.stderr[-3000:]
+    report = json.loads(report_path.read_text())
     assert missing_by_metric_and_day(report) == {("Placed Order", "2026-11-20"): 2}
     assert report["total"]["expected"] == 5 and report["total"]["sent"] == 2
-    assert run(reconcile=True).returncode == 0
+    assert report["exit_code"] == 4
+    again = meltano_run("target-klaviyo--reconcile")
+    assert again.returncode == 0, again.stderr[-3000:]
     stored = control(klaviyo, "events")["events"]
     assert sorted(e["unique_id"] for e in stored) == sorted(
         ["9007199254740993", "2", "3", "4", "8"]
