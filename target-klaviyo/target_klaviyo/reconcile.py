@@ -145,14 +145,14 @@ class Reconciler:
             for group in chunk.groups:
                 identity = msgspec.json.encode(list(group.identity.key))
                 for item, encoded in zip(group.events, group.encoded, strict=True):
-                    time = _TIME_OF.decode(encoded).attributes.time
-                    day = day_of(time) if time else None
+                    moment = _TIME_OF.decode(encoded).attributes.time
+                    day = day_of(moment) if moment else None
                     rows.append(
                         (
                             stream,
                             item.metric,
                             item.unique_id,
-                            time,
+                            moment,
                             day,
                             identity,
                             encoded,

@@ -386,6 +386,13 @@ class Settings:
         if reconcile and dry_run:
             msg = "'reconcile' reads Klaviyo and cannot run with 'dry_run': turn one off"
             raise KlaviyoError(msg)
+        unique_id_property = config.get("unique_id_property", UNIQUE_ID_PROPERTY) or None
+        if reconcile and unique_id_property is None:
+            msg = (
+                "'reconcile' matches Klaviyo's events by the 'unique_id_property' event property: "
+                "set it (default 'Unique ID')"
+            )
+            raise KlaviyoError(msg)
         return cls(
             api_key=api_key,
             api_url=str(get("api_url")),
@@ -422,7 +429,7 @@ class Settings:
             backoff_base_seconds=float(get("backoff_base_seconds")),
             request_timeout=float(get("request_timeout")),
             progress_interval=float(get("progress_interval")),
-            unique_id_property=config.get("unique_id_property", UNIQUE_ID_PROPERTY) or None,
+            unique_id_property=unique_id_property,
             reconcile=reconcile,
             reconcile_report_only=bool(get("reconcile_report_only")),
             reconcile_report_path=str(get("reconcile_report_path")),

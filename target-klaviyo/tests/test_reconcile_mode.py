@@ -183,3 +183,15 @@ def test_an_event_klaviyo_keeps_under_an_earlier_time_is_found_before_the_range(
     assert report["total"]["missing"] == 0 and report["total"]["in_klaviyo"] == 30
     assert report["total"]["not_produced"] == 0
     assert klaviyo.report()["metrics"]["Placed Order"]["arrivals"] == before
+
+
+def test_settings_reconcile_cannot_run_with(klaviyo: Klaviyo, tmp_path: Path) -> None:
+    text = singer(records(3))
+    for extra, words in (
+        ({"dry_run": True}, "cannot run with 'dry_run'"),
+        ({"unique_id_property": ""}, "'unique_id_property'"),
+    ):
+        result = run_cli(config(klaviyo, reconcile=True, **extra), text, tmp_path)
+        assert result.returncode == 1
+        assert words in result.stderr
+    assert klaviyo.report()["requests"] == {}
