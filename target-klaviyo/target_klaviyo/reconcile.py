@@ -264,9 +264,11 @@ class Reconciler:
 
     def _read(self, read: _Read) -> None:
         """Every event of one metric id in one slice, page by page, matched as it comes."""
+        # Comma-separated conditions are ANDed (Klaviyo's filtering guide; the form reported to
+        # work on this endpoint: docs/api-assumptions.md K11).
         condition = (
-            f'and(equals(metric_id,"{read.metric_id}"),'
-            f"greater-or-equal(datetime,{_z(read.lower)}),less-than(datetime,{_z(read.upper)}))"
+            f'equals(metric_id,"{read.metric_id}"),'
+            f"greater-or-equal(datetime,{_z(read.lower)}),less-than(datetime,{_z(read.upper)})"
         )
         query = {
             "filter": condition,
