@@ -104,7 +104,7 @@ class TapIntercomEvents(Tap):
                 "minutes late. The default covers a search lag up to 10 minutes plus a machine "
                 "clock 5 minutes ahead of Intercom's when Intercom sends no Date header; resent "
                 "events keep their event_id (Klaviyo keeps one). 0 turns it off: changes search "
-                "shows late are then lost."
+                "shows late are then lost. Cost: the tap README, 'Late indexing and clocks'."
             ),
         ),
         th.Property(
