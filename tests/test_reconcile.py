@@ -171,8 +171,8 @@ def test_report_only_while_the_hourly_job_runs(pipeline: Pipeline) -> None:
     )
     arrivals_before = sum(m["arrivals"] for m in p.klaviyo("report")["metrics"].values())
     # Slow Intercom answers, one at a time for the replay, keep it going while the hourly job
-    # (a few requests) runs start to end.
-    p.intercom("faults", {"latency_ms": 100})
+    # (a few requests, in parallel), started once the replay is under way, runs start to end.
+    p.intercom("faults", {"latency_ms": 400})
     report_path = p.workdir / "reconcile.json"
     env = {
         **p.env,
@@ -181,13 +181,18 @@ def test_report_only_while_the_hourly_job_runs(pipeline: Pipeline) -> None:
         "TARGET_KLAVIYO__RECONCILE_RECONCILE_REPORT_PATH": str(report_path),
         "TARGET_KLAVIYO__RECONCILE_DEAD_LETTER_PATH": str(p.workdir / "reconcile-dead.jsonl"),
     }
+
+    def intercom_requests() -> int:
+        return sum(control(p.intercom_url, "stats")["requests"].values())
+
+    before_replay = intercom_requests()
     saved = p.env
     p.env = env
     running = p.start_meltano("run", RECONCILE_JOB)
     p.env = saved
     try:
         deadline = time.monotonic() + 60
-        while sum(control(p.intercom_url, "stats")["requests"].values()) < 20:
+        while intercom_requests() < before_replay + 1:
             assert running.poll() is None, running.communicate()[0][-3000:]
             assert time.monotonic() < deadline
             time.sleep(0.1)
