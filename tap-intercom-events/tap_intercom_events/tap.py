@@ -11,13 +11,13 @@ from typing import Any, ClassVar
 from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
-from singer_sdk.helpers._state import StateWriter
 from singer_sdk.helpers.capabilities import (
     CapabilitiesEnum,
     PluginCapabilities,
     TapCapabilities,
 )
-from singer_sdk.helpers.types import TapState
+from singer_sdk.io_base import SingerWriter
+from singer_sdk.singerlib import Message, StateMessage
 
 from tap_intercom_events import conversations, streams
 from tap_intercom_events.client import IntercomError
@@ -31,11 +31,15 @@ from tap_intercom_events.settings import (
 )
 
 
-class _NoStateWriter(StateWriter):
-    """Writes nothing: a replay emits no STATE."""
+class ReplayAwareWriter(SingerWriter):
+    """The SDK's message writer; in a replay it writes no STATE: a replay's STATE could be taken
+    for a bookmark, even the incoming state the SDK would echo (docs/interfaces.md section 4)."""
 
-    def write_state(self, state: TapState) -> None:
-        return
+    writes_state = True
+
+    def write_message(self, message: Message) -> None:
+        if self.writes_state or not isinstance(message, StateMessage):
+            super().write_message(message)
 
 
 class TapIntercomEvents(Tap):
@@ -43,6 +47,7 @@ class TapIntercomEvents(Tap):
 
     name = "tap-intercom-events"
     package_name = "tap-intercom-events"
+    message_writer_class = ReplayAwareWriter
     capabilities: ClassVar[list[CapabilitiesEnum]] = [
         PluginCapabilities.ABOUT,
         PluginCapabilities.STREAM_MAPS,
@@ -206,10 +211,8 @@ class TapIntercomEvents(Tap):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        if replay_requested(self.config):
-            # A replay's STATE could be taken for a bookmark: it writes none, not even the
-            # incoming state the SDK would echo (docs/interfaces.md section 4).
-            self._state_writer = _NoStateWriter(self.message_writer)
+        if isinstance(self.message_writer, ReplayAwareWriter):
+            self.message_writer.writes_state = not replay_requested(self.config)
 
     @cached_property
     def run(self) -> Run:
