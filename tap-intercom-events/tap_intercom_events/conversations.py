@@ -221,16 +221,17 @@ class DetailedSearchStream(IncrementalStream):
         try:
             if work.with_events:
                 fetched = [f for f in work.results if f is not None and f.seeds]
-                floor = work.window.floor
-                self.run.report.count_lookback_events(
-                    sum(1 for f in fetched for s in f.seeds if s.occurred_at <= floor)
-                )
                 wanted = {s.contact_id for f in fetched for s in f.seeds if s.contact_id}
                 lookups = self.run.lookups(self.run.contacts.resolve(wanted))
                 records = {
-                    f.object_id: events.event_records(f.detail, self.object_type, f.seeds, lookups)
+                    f.object_id: events.event_records(
+                        f.detail, self.object_type, f.seeds, lookups, work.window
+                    )
                     for f in fetched
                 }
+                self.run.report.count_lookback_events(
+                    sum(r["from_lookback"] for rs in records.values() for r in rs)
+                )
                 work.results = [
                     f
                     if f is None or f.object_id not in records

@@ -421,12 +421,19 @@ def _ticket_seeds(ticket: Mapping[str, Any]) -> Iterator[EventSeed]:
 
 
 def _record(
-    seed: EventSeed, object_type: str, object_fields: Json, props: Json, lookups: Lookups
+    seed: EventSeed,
+    object_type: str,
+    object_fields: Json,
+    props: Json,
+    lookups: Lookups,
+    *,
+    window: SyncWindow | None,
 ) -> Json:
     return {
         "event_id": seed.event_id,
         "metric": seed.metric,
         "occurred_at": iso_time(seed.occurred_at),
+        "from_lookback": window is not None and window.reemits(seed.occurred_at),
         "object_type": object_type,
         **object_fields,
         "part_id": seed.part_id,
@@ -436,9 +443,13 @@ def _record(
 
 
 def event_records(
-    obj: Mapping[str, Any], object_type: str, seeds: list[EventSeed], lookups: Lookups
+    obj: Mapping[str, Any],
+    object_type: str,
+    seeds: list[EventSeed],
+    lookups: Lookups,
+    window: SyncWindow | None = None,
 ) -> list[Json]:
-    """The event records of a conversation or ticket's seeds."""
+    """The event records of a conversation or ticket's seeds (`from_lookback` by `window`)."""
     if not seeds:
         return []
     if object_type == "conversation":
@@ -447,7 +458,7 @@ def event_records(
     else:
         props = ticket_properties(obj, lookups)
         ids = {"conversation_id": None, "ticket_id": str(obj["id"])}
-    return [_record(seed, object_type, ids, props, lookups) for seed in seeds]
+    return [_record(seed, object_type, ids, props, lookups, window=window) for seed in seeds]
 
 
 def conversation_events(
@@ -455,11 +466,12 @@ def conversation_events(
 ) -> list[Json]:
     """The conversation's event records (those `window` holds when one is given)."""
     seeds = list(conversation_event_seeds(conversation, window))
-    return event_records(conversation, "conversation", seeds, lookups)
+    return event_records(conversation, "conversation", seeds, lookups, window)
 
 
 def ticket_events(
     ticket: Mapping[str, Any], lookups: Lookups, window: SyncWindow | None = None
 ) -> list[Json]:
     """The ticket's event records (those `window` holds when one is given)."""
-    return event_records(ticket, "ticket", list(ticket_event_seeds(ticket, window)), lookups)
+    seeds = list(ticket_event_seeds(ticket, window))
+    return event_records(ticket, "ticket", seeds, lookups, window)

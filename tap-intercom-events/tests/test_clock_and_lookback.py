@@ -3,10 +3,13 @@ default lookback re-reads changes that Intercom's search shows late."""
 
 from __future__ import annotations
 
+import logging
+import re
 import time
 from typing import Any
 
-from tap_intercom_events_testing import make_config, run_tap_in_process
+import pytest
+from tap_intercom_events_testing import ledger_keys, make_config, run_tap_in_process
 
 from api_sandbox.testing import control, dataset, mutate
 from tap_intercom_events.lookups import Directory
@@ -76,3 +79,39 @@ def test_without_a_date_header_windows_end_by_this_machines_clock() -> None:
         assert run.window_end() == 1_799_999_999
     finally:
         run.close()
+
+
+def lookback_count(caplog: pytest.LogCaptureFixture) -> int:
+    """The run summary's count of events from the lookback (the report takes the same counter)."""
+    (count,) = re.findall(r"events from the lookback \([^)]*\): (\d+)", caplog.text)
+    caplog.clear()
+    return int(count)
+
+
+def test_events_re_read_by_the_lookback_are_marked_and_counted(
+    start_intercom: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A reply before run 1 is in run 2's lookback again (`from_lookback` true); a reply after
+    run 1 is new (false). The summary counts the records marked true."""
+    url = start_intercom(seed=63, contacts=8, conversations=10, tickets=4)
+    early, late = [c for c in dataset(url, "conversations") if c["contacts"]["contacts"]][:2]
+    (before,) = mutate(url, {"action": "contact_reply", "conversation_id": early["id"]})
+    time.sleep(1.05 - time.time() % 1)  # run 1's window ends after the first reply's second
+    caplog.set_level(logging.INFO, logger="tap-intercom-events")
+    config = make_config(url)
+    first = run_tap_in_process(config, streams=EVENTS)
+    (old_reply,) = [e["key"] for e in before["ledger"]]
+    assert {e["event_id"]: e["from_lookback"] for e in first.events()}[old_reply] is False
+    assert lookback_count(caplog) == 0  # nothing was stored before run 1
+
+    (after,) = mutate(url, {"action": "contact_reply", "conversation_id": late["id"]})
+    (new_reply,) = [e["key"] for e in after["ledger"]]
+    time.sleep(1.05 - time.time() % 1)
+    second = run_tap_in_process(config, state=first.state, streams=EVENTS)
+    marks = {e["event_id"]: e["from_lookback"] for e in second.events()}
+    assert (marks[old_reply], marks[new_reply]) == (True, False)
+    # Marked exactly when the stand-in's time of the event is at or before run 1's stored end.
+    floor = bookmark(first.state)
+    times = ledger_keys(url)
+    assert marks == {key: times[key]["time"] <= floor for key in marks}
+    assert lookback_count(caplog) == sum(marks.values()) > 0

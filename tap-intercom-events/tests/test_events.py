@@ -106,6 +106,7 @@ def test_contact_started_conversation_gives_created_and_replied_with_properties(
         "event_id": "conversation:100:created",
         "metric": "Created Conversation",
         "occurred_at": "2023-11-14T22:13:20+00:00",
+        "from_lookback": False,
         "object_type": "conversation",
         "conversation_id": "100",
         "ticket_id": None,
@@ -241,6 +242,36 @@ def test_window_keeps_only_events_after_floor_up_to_end() -> None:
         conversation_events(conversation(), LOOKUPS, event_window(1_700_000_300, 1_800_000_000))
         == []
     )
+
+
+def test_events_at_or_before_the_stored_floor_are_marked_from_the_lookback() -> None:
+    """The lookback re-reads (floor - K, floor]: an earlier run may have emitted those events."""
+    floor = 1_700_000_200
+    window = SyncWindow(
+        lower=floor - 300, end=1_800_000_000, events_after=floor - 300, floor=floor,
+        stored_floor=floor,
+    )  # fmt: skip
+    marks = {
+        r["event_id"]: r["from_lookback"]
+        for r in conversation_events(conversation(), LOOKUPS, window)
+    }
+    # Created at floor - 200 (in the lookback), the reply at floor + 100 (new).
+    assert marks == {"conversation:100:created": True, "conversation:100:part:2:replied": False}
+    # The ticket's creation (floor - 200, submitted) is in the lookback; its resolution is new.
+    resolved = state_part(1, "submitted", "resolved", floor + 1)
+    ticket_marks = {
+        r["event_id"]: r["from_lookback"]
+        for r in ticket_events(ticket([resolved]), LOOKUPS, window)
+    }
+    assert ticket_marks == {
+        "ticket:631:created": True,
+        "ticket:631:submitted:created": True,
+        "ticket:631:part:1:resolved": False,
+    }
+    # Without a window (every event) and on a first run nothing is marked.
+    assert not any(r["from_lookback"] for r in conversation_events(conversation(), LOOKUPS))
+    first = event_window(floor - 300, 1_800_000_000)
+    assert not any(r["from_lookback"] for r in conversation_events(conversation(), LOOKUPS, first))
 
 
 def test_unknown_contact_keeps_id_and_reference_fields() -> None:

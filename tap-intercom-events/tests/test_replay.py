@@ -98,6 +98,9 @@ def test_a_replay_emits_the_window_with_incremental_ids_and_no_state(start_inter
             assert record["metric"] == first_seen["metric"]
             if record["metric"] != "Read Conversation":  # timed when first seen read
                 assert record["occurred_at"] == first_seen["occurred_at"]
+            # A replay has no stored floor: its events are not the lookback's (reconcile mode
+            # counts what Klaviyo lacked).
+            assert record["from_lookback"] is False
         assert [m for m in replay.messages if m["type"] == "STATE"] == [], name
 
 

@@ -14,7 +14,7 @@ from tap_intercom_events.search import (
     search_body,
 )
 from tap_intercom_events.settings import parse_start_date
-from tap_intercom_events.window import SyncWindow, plan_window
+from tap_intercom_events.window import SyncWindow, plan_replay, plan_window
 
 
 def test_parse_start_date_accepts_dates_datetimes_and_epochs() -> None:
@@ -37,22 +37,45 @@ def test_first_run_starts_at_start_date_and_ends_before_the_run_started() -> Non
 
 def test_finished_run_continues_from_its_bookmark() -> None:
     window = plan_window(bookmark=4999, events_after=4999, start_date=1000, lookback=0, now=9000)
-    assert window == SyncWindow(lower=4999, end=8999, events_after=4999, floor=4999)
+    assert window == SyncWindow(
+        lower=4999, end=8999, events_after=4999, floor=4999, stored_floor=4999
+    )
 
 
 def test_interrupted_run_keeps_the_event_floor_of_the_unfinished_window() -> None:
     window = plan_window(bookmark=3000, events_after=1000, start_date=0, lookback=0, now=9000)
-    assert window == SyncWindow(lower=3000, end=8999, events_after=1000, floor=1000)
+    assert window == SyncWindow(
+        lower=3000, end=8999, events_after=1000, floor=1000, stored_floor=1000
+    )
 
 
 def test_lookback_widens_both_the_search_and_the_event_floor() -> None:
     window = plan_window(bookmark=4999, events_after=4999, start_date=0, lookback=600, now=9000)
-    assert window == SyncWindow(lower=4399, end=8999, events_after=4399, floor=4999)
+    assert window == SyncWindow(
+        lower=4399, end=8999, events_after=4399, floor=4999, stored_floor=4999
+    )
+    # The lookback's events were in the previous window; the ones after its end are new.
+    assert (window.reemits(4400), window.reemits(4999), window.reemits(5000)) == (
+        True,
+        True,
+        False,
+    )
 
 
 def test_start_date_later_than_the_bookmark_wins() -> None:
     window = plan_window(bookmark=100, events_after=100, start_date=2000, lookback=0, now=9000)
     assert (window.lower, window.events_after) == (2000, 100)
+    assert (window.reemits(100), window.reemits(101)) == (True, False)
+
+
+def test_only_a_stored_floor_makes_events_re_emitted() -> None:
+    """A first run's lookback before start_date was never emitted; a replay stores nothing; a
+    state with a bookmark only (no events_after) had its floor there."""
+    first = plan_window(bookmark=None, events_after=None, start_date=1000, lookback=600, now=5000)
+    assert (first.events_after, first.stored_floor, first.reemits(500)) == (400, None, False)
+    assert plan_replay(start=1000, end=5000).reemits(999) is False
+    legacy = plan_window(bookmark=3000, events_after=None, start_date=4000, lookback=0, now=9000)
+    assert (legacy.floor, legacy.stored_floor) == (4000, 3000)
 
 
 def test_search_body_is_ascending_and_widened_by_a_second() -> None:
