@@ -49,9 +49,17 @@ TICKET_EVENT_PROPERTIES = {
     "is_shared": "Is Shared",
 }
 
+# The tap marks the events it re-emits from its lookback (docs/interfaces.md section 1): counted
+# apart from new deliveries, never an event property.
+_LOOKBACK = {"lookback_field": "from_lookback"}
+
 DEFAULT_EVENT_STREAMS: dict[str, dict[str, Any]] = {
-    "conversation_events": {**_EVENT_IDENTITY, "properties": CONVERSATION_EVENT_PROPERTIES},
-    "ticket_events": {**_EVENT_IDENTITY, "properties": TICKET_EVENT_PROPERTIES},
+    "conversation_events": {
+        **_EVENT_IDENTITY,
+        **_LOOKBACK,
+        "properties": CONVERSATION_EVENT_PROPERTIES,
+    },
+    "ticket_events": {**_EVENT_IDENTITY, **_LOOKBACK, "properties": TICKET_EVENT_PROPERTIES},
 }
 
 DEFAULT_PROFILE_STREAMS: dict[str, dict[str, Any]] = {

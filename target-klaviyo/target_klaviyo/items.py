@@ -72,6 +72,9 @@ class EventItem:
     metric: str
     unique_id: str
     resource: dict[str, Any]  # the bulk entry's event resource object
+    # Re-emitted from the tap's lookback (the mapping's lookback_field): possibly in Klaviyo
+    # already, so counted apart from new deliveries.
+    resent: bool = False
 
 
 @dataclass

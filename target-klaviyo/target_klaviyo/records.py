@@ -313,6 +313,7 @@ def translate_event(record: dict[str, Any], rules: EventRules) -> EventItem | Re
         metric=metric,
         unique_id=unique_id,
         resource={"type": "event", "attributes": attributes},
+        resent=get_path(record, mapping.lookback_field) is True,
     )
 
 

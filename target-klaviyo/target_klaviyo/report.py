@@ -84,6 +84,8 @@ def build_report(
         "duration_seconds": round(elapsed, 1),
         "state_moved": stats.state_lines > 0,
         "events_delivered": stats.events_sent,
+        # Accepted too, but possibly held by Klaviyo already: never in events_delivered.
+        "events_resent_from_lookback": stats.events_resent,
         "dead_letters_total": sum(dead_letters.values()),
         "rejected_by_klaviyo": dead_letters.get(REJECTED, 0) + dead_letters.get(IMPORT_ERROR, 0),
         "fail_on": fail_on,

@@ -204,7 +204,11 @@ class EventSender(_Sender):
                 return False
             reply = self.transport.send(EVENTS_BULK, chunk.body())
             if reply.ok:
-                self.stats.count_events(Counter(item.metric for item in chunk.items()))
+                delivered: Counter[str] = Counter()
+                resent: Counter[str] = Counter()
+                for item in chunk.items():
+                    (resent if item.resent else delivered)[item.metric] += 1
+                self.stats.count_events(delivered, resent)
                 self.accepted()
                 return attempt == 0
             if reply.status not in (400, 409):

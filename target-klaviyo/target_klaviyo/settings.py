@@ -70,9 +70,11 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         th.ObjectType(additional_properties=True),
         description="Streams delivered as events, by stream name: {metric or metric_field, "
         "unique_id_field, time_field, email_field, phone_field, external_id_field, value_field, "
-        "value_currency_field or value_currency, properties: {field: property name}}; field "
-        "names may be dotted paths. Merged over the defaults for tap-intercom-events' "
-        "conversation_events and ticket_events. See the README's 'Map any tap'.",
+        "value_currency_field or value_currency, lookback_field, properties: {field: property "
+        "name}}; field names may be dotted paths. Merged over the defaults for "
+        "tap-intercom-events' conversation_events and ticket_events (their lookback_field, "
+        "from_lookback, counts the tap's lookback resends apart from new deliveries). See the "
+        "README's 'Map any tap'.",
     ),
     th.Property(
         "profile_streams",

@@ -18,6 +18,9 @@ class RunStats:
         self._lock = threading.Lock()
         self.started = time.monotonic()
         self.events_by_metric: Counter[str] = Counter()
+        # Events the tap re-emitted from its lookback (EventItem.resent), accepted by Klaviyo:
+        # possibly held already (a repeat is accepted silently), so never counted as delivered.
+        self.events_resent_by_metric: Counter[str] = Counter()
         self.profiles_upserted = 0
         self.dead_letters: Counter[str] = Counter()  # by reason
         self.duplicates_dropped = 0
@@ -38,9 +41,11 @@ class RunStats:
         # State lines written (each after Klaviyo accepted everything before it).
         self.state_lines = 0
 
-    def count_events(self, metrics: Counter[str]) -> None:
+    def count_events(self, metrics: Counter[str], resent: Counter[str] | None = None) -> None:
         with self._lock:
             self.events_by_metric.update(metrics)
+            if resent:
+                self.events_resent_by_metric.update(resent)
 
     def count_profiles(self, n: int) -> None:
         with self._lock:
@@ -122,6 +127,10 @@ class RunStats:
     def events_sent(self) -> int:
         return sum(self.events_by_metric.values())
 
+    @property
+    def events_resent(self) -> int:
+        return sum(self.events_resent_by_metric.values())
+
     def progress_line(self) -> str:
         elapsed = max(time.monotonic() - self.started, 1e-9)
         events = self.events_sent
@@ -138,12 +147,20 @@ class RunStats:
         verb = "written to the dry-run file (nothing sent)" if dry_run else "sent"
         lines = [f"summary: {self.events_sent:,} events {verb} in {elapsed:,.1f}s"]
         lines += [f"  events '{m}': {n:,}" for m, n in sorted(self.events_by_metric.items())]
-        if self.events_sent and not dry_run:
-            # Klaviyo accepts a unique_id it already holds without saying so (docs/api-assumptions.md
-            # K2): such resends (a tap's lookback, a rerun) are in the count above, not new events.
+        resent = self.events_resent_by_metric
+        if resent:
             lines.append(
-                "  events sent include resends Klaviyo accepted without saying it already held "
-                "them (same unique_id: it keeps one); a resend it refuses is 'already in Klaviyo'"
+                "  events resent from the tap's lookback (possibly already in Klaviyo; not in "
+                f"the count above): {self.events_resent:,}"
+            )
+            lines += [f"    resent '{m}': {n:,}" for m, n in sorted(resent.items())]
+        if (self.events_sent or resent) and not dry_run:
+            # Klaviyo accepts a unique_id it already holds without saying so (docs/api-assumptions.md
+            # K2): the lookback's resends are counted apart; a rerun's are not known as such.
+            lines.append(
+                "  events sent exclude the tap's lookback resends; other resends (a rerun after "
+                "a crash) Klaviyo accepts without saying it already held them (same unique_id: "
+                "it keeps one); a resend it refuses is 'already in Klaviyo'"
             )
         # Records, not profiles: Klaviyo makes one profile of records sharing an email.
         lines.append(

@@ -30,6 +30,7 @@ EVENT_KEYS = {
     "value_field",
     "value_currency_field",
     "value_currency",
+    "lookback_field",
     "properties",
 }
 # Profile location from flat fields: mapping key -> Klaviyo location key.
@@ -101,6 +102,9 @@ class EventMapping:
     value_currency_field: FieldPath | None = None
     value_currency: str | None = None  # a fixed ISO 4217 code when no field gives one
     person_field: FieldPath | None = None  # the person's id in the source (Identity.person)
+    # A boolean field true when the tap re-emits the event from its lookback (it may be in
+    # Klaviyo already): sent the same, counted apart from new deliveries (stats.RunStats).
+    lookback_field: FieldPath | None = None
 
     @classmethod
     def from_config(
@@ -145,6 +149,7 @@ class EventMapping:
             value_currency_field=_field(spec, "value_currency_field", where),
             value_currency=currency.strip().upper() if currency else None,
             person_field=_field(spec, "person_field", where),
+            lookback_field=_field(spec, "lookback_field", where),
         )
 
     def used_fields(self) -> set[str]:
@@ -157,6 +162,7 @@ class EventMapping:
             self.external_id_field,
             self.value_field,
             self.value_currency_field,
+            self.lookback_field,
         ]
         # Only whole top-level fields: an object whose one member is used keeps its other members.
         return {p[0] for p in paths if p and len(p) == 1}

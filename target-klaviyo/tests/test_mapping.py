@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -240,6 +241,31 @@ def test_generic_stream_mapping_with_a_fixed_metric_and_key_properties() -> None
         "buyer": {"email": "b@x.example"},
         "total": 9.5,
     }
+
+
+def test_the_lookback_field_marks_a_resend_that_is_sent_the_same_and_never_a_property() -> None:
+    again = event(conversation_event(1, 1, part=1, from_lookback=True))
+    first = event(conversation_event(1, 1, part=1))
+    assert (again.resent, first.resent) == (True, False)
+    assert again.resource == first.resource
+    assert "from_lookback" not in json.dumps(again.resource)
+    # Map any tap: every other field is sent, but not the lookback field.
+    spec = {"metric": "Placed Order", "email_field": "email", "lookback_field": "replayed"}
+    generic = rules(mapping=EventMapping.from_config("orders", spec, ["id"]))
+    order = {"id": 7, "email": "b@x.example", "replayed": True, "total": 9.5}
+    item = event(order, generic)
+    assert item.resent is True
+    assert item.resource["attributes"]["properties"] == {
+        "email": "b@x.example",
+        "id": 7,
+        "total": 9.5,
+    }
+    # Only true marks a resend; without a lookback_field a stream has none.
+    assert event({**order, "replayed": "yes"}, generic).resent is False
+    del spec["lookback_field"]
+    plain = event(order, rules(mapping=EventMapping.from_config("orders", spec, ["id"])))
+    assert plain.resent is False
+    assert plain.resource["attributes"]["properties"]["replayed"] is True
 
 
 @pytest.mark.parametrize(

@@ -19,18 +19,23 @@ from target_klaviyo_testing.singer import (
     record_message,
     schema_message,
     state_message,
+    ticket_event,
 )
 
 REJECTED = "rejected by Klaviyo"
 NO_IDENTIFIER = "no usable identifier"
 
 
-def singer(events: list[dict[str, Any]], contacts: list[dict[str, Any]], at: int) -> str:
-    messages = [schema_message("contacts"), schema_message("conversation_events")]
-    messages += [record_message("contacts", r) for r in contacts]
-    messages += [record_message("conversation_events", r) for r in events]
+def singer_streams(records: dict[str, list[dict[str, Any]]], at: int) -> str:
+    """Each stream's SCHEMA, its records, then one STATE line."""
+    messages = [schema_message(stream) for stream in records]
+    messages += [record_message(s, r) for s, rows in records.items() for r in rows]
     messages.append(state_message({"at": at}))
     return lines(messages)
+
+
+def singer(events: list[dict[str, Any]], contacts: list[dict[str, Any]], at: int) -> str:
+    return singer_streams({"contacts": contacts, "conversation_events": events}, at)
 
 
 def nameless(event: dict[str, Any]) -> dict[str, Any]:
@@ -195,3 +200,56 @@ def test_a_reconcile_run_that_found_missing_events_reports_its_exit_code(
     assert result.returncode == 4, result.stderr[-3000:]
     report = json.loads(report_path.read_text())
     assert (report["outcome"], report["exit_code"]) == ("unreconciled", 4)
+
+
+def test_events_resent_from_the_taps_lookback_are_counted_apart_from_deliveries(
+    klaviyo: Klaviyo, tmp_path: Path
+) -> None:
+    """The tap re-emits its lookback's events (`from_lookback`): they are sent as before and the
+    stand-in keeps each once, but the summary and the report count them apart, per metric."""
+    old_reply = conversation_event(1, 1, part=1)
+    old_ticket = ticket_event(1, 2)
+    first = run_cli(
+        klaviyo.config(),
+        singer_streams({"conversation_events": [old_reply], "ticket_events": [old_ticket]}, 1),
+        tmp_path,
+    )
+    assert first.returncode == 0, first.stderr[-3000:]
+    before = klaviyo.report()["metrics"]
+
+    report_path = tmp_path / "report.json"
+    replies = [
+        {**old_reply, "from_lookback": True},  # in Klaviyo already
+        conversation_event(2, 1, part=2, from_lookback=True),  # indexed late: new to Klaviyo
+        conversation_event(3, 3, part=3),
+    ]
+    tickets = [{**old_ticket, "from_lookback": True}, ticket_event(2, 2)]
+    config = klaviyo.config(report_path=str(report_path))
+    result = run_cli(
+        config,
+        singer_streams({"conversation_events": replies, "ticket_events": tickets}, 2),
+        tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+
+    after = klaviyo.report()["metrics"]
+    arrived = {m: after[m]["arrivals"] - before[m]["arrivals"] for m in after}
+    kept = {m: after[m]["events"] - before[m]["events"] for m in after}
+    assert arrived == {"Replied to Conversation": 3, "Created Ticket": 2}  # every one sent
+    assert kept == {"Replied to Conversation": 2, "Created Ticket": 1}  # each stored once
+    report = json.loads(report_path.read_text())
+    assert report["events_by_metric"] == {"Replied to Conversation": 1, "Created Ticket": 1}
+    assert report["events_resent_by_metric"] == {"Replied to Conversation": 2, "Created Ticket": 1}
+    assert (report["events_delivered"], report["events_resent_from_lookback"]) == (2, 3)
+    stored = klaviyo.events()
+    assert len(stored) == len({(e["metric"], e["unique_id"]) for e in stored}) == 5
+    assert not [e for e in stored if "from_lookback" in json.dumps(e)]
+
+    numbers = summary_numbers(result.stderr)
+    assert "summary: 2 events sent" in result.stderr
+    assert numbers["events 'Replied to Conversation'"] == numbers["events 'Created Ticket'"] == "1"
+    assert numbers["resent 'Replied to Conversation'"] == "2"
+    assert numbers["resent 'Created Ticket'"] == "1"
+    resent_line = "events resent from the tap's lookback (possibly already in Klaviyo; not in the count above)"
+    assert numbers[resent_line] == "3"
+    assert "events sent exclude the tap's lookback resends" in result.stderr
