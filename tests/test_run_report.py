@@ -20,6 +20,7 @@ def totals(pipeline: Pipeline) -> dict[str, Any]:
     intercom = pipeline.intercom("stats")
     return {
         "arrivals": Counter({m: c["arrivals"] for m, c in klaviyo["metrics"].items()}),
+        "kept": Counter({m: c["events"] for m, c in klaviyo["metrics"].items()}),
         "profile_writes": sum(klaviyo["profile_writes"].values()),
         "rejected": len(klaviyo["rejected_requests"]),
         "klaviyo_requests": sum(klaviyo["requests"].values()),
@@ -49,8 +50,13 @@ def check_run(
 
     assert (target["outcome"], target["exit_code"]) == ("delivered", 0)
     assert (tap["outcome"], tap["exit_code"]) == ("finished", 0)
-    # Klaviyo's side of this run.
-    assert target["events_by_metric"] == dict(+(after["arrivals"] - before["arrivals"]))
+    # Klaviyo's side of this run: the events delivered are the ones it stored anew; the tap's
+    # lookback resends are the ones it received again (it keeps one per unique_id).
+    new = after["kept"] - before["kept"]
+    assert target["events_by_metric"] == dict(+new)
+    assert target["events_resent_by_metric"] == dict(
+        +(after["arrivals"] - before["arrivals"] - new)
+    )
     assert target["profiles_upserted"] == after["profile_writes"] - before["profile_writes"]
     assert target["rejected_by_klaviyo"] == after["rejected"] - before["rejected"] == 0
     assert target["requests"] == after["klaviyo_requests"] - before["klaviyo_requests"]
@@ -61,8 +67,12 @@ def check_run(
     # Intercom's side, and what the tap handed over is what the target delivered or dead-lettered.
     assert tap["requests"] == after["intercom_requests"] - before["intercom_requests"]
     assert tap["throttled"] == after["intercom_429"] - before["intercom_429"]
-    event_letters = sum(1 for letter in new_letters if letter["stream"].endswith("_events"))
-    assert sum(tap["events_emitted"].values()) == target["events_delivered"] + event_letters
+    event_letters = [letter for letter in new_letters if letter["stream"].endswith("_events")]
+    assert sum(tap["events_emitted"].values()) == (
+        target["events_delivered"] + target["events_resent_from_lookback"] + len(event_letters)
+    )
+    lookback_letters = sum(1 for letter in event_letters if letter["record"]["from_lookback"])
+    assert tap["events_from_lookback"] == target["events_resent_from_lookback"] + lookback_letters
     contact_letters = sum(1 for letter in new_letters if letter["stream"] == "contacts")
     assert tap["records_by_stream"].get("contacts", 0) == (
         target["profiles_upserted"] + contact_letters
@@ -70,6 +80,10 @@ def check_run(
     # The end-of-run log says the same numbers.
     for metric, count in target["events_by_metric"].items():
         assert logged(stderr, f"events '{metric}': {count:,}"), metric
+    for metric, count in target["events_resent_by_metric"].items():
+        assert logged(stderr, f"resent '{metric}': {count:,}"), metric
+    if target["events_resent_from_lookback"]:
+        assert logged(stderr, f"not in the count above): {target['events_resent_from_lookback']:,}")
     assert logged(stderr, f"profiles upserted: {target['profiles_upserted']:,}")
     assert logged(stderr, f"dead-lettered records: {sum(target['dead_letters'].values()):,}")
     for reason, count in target["dead_letters"].items():
@@ -85,6 +99,17 @@ def test_each_runs_reports_match_what_the_stand_ins_took_in(pipeline: Pipeline) 
     pipeline.env["TARGET_KLAVIYO_REPORT_PATH"] = str(pipeline.workdir / "reports" / "target.json")
     pipeline.env["TAP_INTERCOM_EVENTS_REPORT_PATH"] = str(pipeline.workdir / "reports" / "tap.json")
 
+    # A reply right before run 1 (by a contact with an email): inside the next run's lookback.
+    people = {c["id"] for c in pipeline.intercom("dataset?kind=contacts")["data"] if c["email"]}
+    conversation = next(
+        c
+        for c in pipeline.intercom("dataset?kind=conversations")["data"]
+        if c["contacts"]["contacts"] and c["contacts"]["contacts"][0]["id"] in people
+    )
+    pipeline.intercom(
+        "mutations",
+        {"mutations": [{"action": "contact_reply", "conversation_id": conversation["id"]}]},
+    )
     before = totals(pipeline)
     first = pipeline.run_pipeline()
     target, tap = check_run(pipeline, before, 0, first.stderr)
@@ -103,5 +128,7 @@ def test_each_runs_reports_match_what_the_stand_ins_took_in(pipeline: Pipeline) 
     second = pipeline.run_pipeline()
     target, _ = check_run(pipeline, before, letters_before, second.stderr)
     assert target["events_by_metric"].get("Created Conversation") == 1
+    # The reply made before run 1 is in run 2's lookback: sent again, counted as a resend.
+    assert target["events_resent_by_metric"].get("Replied to Conversation", 0) >= 1
     # The earlier run's dead letters are not this run's.
     assert sum(target["dead_letters"].values()) < letters_before
