@@ -134,7 +134,7 @@ class Transport(Protocol):
         **path: str,
     ) -> Reply: ...
 
-    def cancel(self) -> None: ...
+    def cancel(self, reason: BaseException | None = None) -> None: ...
 
     def close(self) -> None: ...
 
@@ -172,6 +172,7 @@ class KlaviyoClient:
         self._sessions: list[requests.Session] = []
         self._sessions_lock = threading.Lock()
         self._cancelled = threading.Event()
+        self._stop_reason: BaseException | None = None
         self._limiters: dict[str, WindowLimiter | Unlimited] = {}
         for endpoint in (*ENDPOINTS, *READ_ENDPOINTS):
             steady = endpoint.steady
@@ -197,9 +198,15 @@ class KlaviyoClient:
             logger=None,
         )(self._send_once)
 
-    def cancel(self) -> None:
-        """Make every later or retried request fail at once (the run is stopping)."""
+    def cancel(self, reason: BaseException | None = None) -> None:
+        """Make every later or retried request fail at once (the run is stopping), naming
+        `reason`, the failure that stops it, wherever that error surfaces first."""
+        self._stop_reason = self._stop_reason or reason
         self._cancelled.set()
+
+    def _stopping(self) -> RunStoppingError:
+        reason = self._stop_reason
+        return RunStoppingError("the run is stopping" + (f" after: {reason}" if reason else ""))
 
     def close(self) -> None:
         """Close every thread's session (once no request is under way any more)."""
@@ -263,13 +270,13 @@ class KlaviyoClient:
             self.stats.count_throttled()
             self._limiters[endpoint.name].throttled(wait)
             if self._cancelled.wait(wait):
-                raise RunStoppingError("the run is stopping")
+                raise self._stopping()
         msg = f"{endpoint.method} {endpoint.path} was still throttled after {MAX_THROTTLED_RETRIES} tries"
         raise KlaviyoError(msg)
 
     def _send_once(self, endpoint: Endpoint, url: str, body: bytes | None) -> Reply:
         if self._cancelled.is_set():
-            raise RunStoppingError("the run is stopping")
+            raise self._stopping()
         limiter = self._limiters[endpoint.name]
         sent_at = limiter.acquire()
         self.stats.count_request()

@@ -73,7 +73,7 @@ class DryRunTransport:
                 self._file = self.path.open("ab")
             self._file.write(line)
 
-    def cancel(self) -> None:
+    def cancel(self, reason: BaseException | None = None) -> None:
         """Nothing is ever retried, so there is nothing to give up."""
 
     def close(self) -> None:

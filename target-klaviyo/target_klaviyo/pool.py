@@ -23,7 +23,7 @@ class Pool:
         *,
         max_concurrency: int,
         max_pending: int,
-        on_failure: Callable[[], None] = lambda: None,
+        on_failure: Callable[[BaseException], None] = lambda exc: None,
         at_barrier: Callable[[], None] = lambda: None,
     ) -> None:
         self._on_failure = on_failure
@@ -66,7 +66,7 @@ class Pool:
             if first:
                 self._failure = exc
         if first:
-            self._on_failure()  # e.g. requests still retrying elsewhere give up at once
+            self._on_failure(exc)  # e.g. requests still retrying elsewhere give up at once
 
     def hold(self) -> Hold:
         """Something `wait_all` must wait for that runs elsewhere; release it when done."""
