@@ -10,6 +10,17 @@ MAX_PAGE_SIZE = 150
 Json = dict[str, Any]
 
 
+def _body(query: Json, *, page_size: int, cursor: str | None, sort_by: str | None) -> Json:
+    """A search body: the query, one page of `page_size` (at most 150), the cursor to continue
+    from, and the ascending sort on `sort_by` (asked for, never trusted)."""
+    body: Json = {"query": query, "pagination": {"per_page": min(page_size, MAX_PAGE_SIZE)}}
+    if sort_by is not None:
+        body["sort"] = {"field": sort_by, "order": "ascending"}
+    if cursor:
+        body["pagination"]["starting_after"] = cursor
+    return body
+
+
 def search_body(
     *, field: str, lower: int, upper: int | None, page_size: int, cursor: str | None
 ) -> dict[str, Any]:
@@ -24,26 +35,13 @@ def search_body(
     if upper is not None:
         before = {"field": field, "operator": "<", "value": upper + 1}
         query = {"operator": "AND", "value": [after, before]}
-    body: dict[str, Any] = {
-        "query": query,
-        "pagination": {"per_page": min(page_size, MAX_PAGE_SIZE)},
-        "sort": {"field": field, "order": "ascending"},
-    }
-    if cursor:
-        body["pagination"]["starting_after"] = cursor
-    return body
+    return _body(query, page_size=page_size, cursor=cursor, sort_by=field)
 
 
 def one_second_body(*, field: str, second: int, page_size: int, cursor: str | None) -> Json:
     """Every object whose `field` is exactly `second` (a second too busy for one page)."""
-    body: Json = {
-        "query": {"field": field, "operator": "=", "value": second},
-        "pagination": {"per_page": min(page_size, MAX_PAGE_SIZE)},
-        "sort": {"field": field, "order": "ascending"},
-    }
-    if cursor:
-        body["pagination"]["starting_after"] = cursor
-    return body
+    query = {"field": field, "operator": "=", "value": second}
+    return _body(query, page_size=page_size, cursor=cursor, sort_by=field)
 
 
 def has_more(page: Json, returned: int) -> bool:
@@ -59,25 +57,14 @@ def contact_search_body(*, lower: int, page_size: int, cursor: str | None) -> di
     `> lower - 1 day` starts at the beginning of lower's own day, whatever the time zone: contacts
     edited earlier on the bookmark's day come back and the caller drops what is not newer.
     """
-    body: dict[str, Any] = {
-        "query": {"field": "updated_at", "operator": ">", "value": lower - DAY},
-        "pagination": {"per_page": min(page_size, MAX_PAGE_SIZE)},
-        "sort": {"field": "updated_at", "order": "ascending"},
-    }
-    if cursor:
-        body["pagination"]["starting_after"] = cursor
-    return body
+    query = {"field": "updated_at", "operator": ">", "value": lower - DAY}
+    return _body(query, page_size=page_size, cursor=cursor, sort_by="updated_at")
 
 
 def contact_ids_body(contact_ids: list[str], *, cursor: str | None) -> Json:
     """Contacts by id: one `IN` filter (lookups.CONTACT_BATCH ids at most), one page of 150."""
-    body: Json = {
-        "query": {"field": "id", "operator": "IN", "value": list(contact_ids)},
-        "pagination": {"per_page": MAX_PAGE_SIZE},
-    }
-    if cursor:
-        body["pagination"]["starting_after"] = cursor
-    return body
+    query = {"field": "id", "operator": "IN", "value": list(contact_ids)}
+    return _body(query, page_size=MAX_PAGE_SIZE, cursor=cursor, sort_by=None)
 
 
 def next_cursor(page: dict[str, Any]) -> str | None:
