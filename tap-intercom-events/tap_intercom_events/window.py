@@ -1,9 +1,7 @@
 """One run's window over an incremental stream (pure): what it reads and which events it emits.
 
-What a bookmark promises (docs/interfaces.md section 4): with `events_after = F` and
-`replication_key_value = B` stored, every event with time <= F has been emitted, and every object
-whose `updated_at <= B` when it was read has been read after the window that emitted up to F
-began. A finished run stores F = B = its window end.
+What a bookmark (`replication_key_value`, `events_after`) promises, and why the window below keeps
+that promise, is docs/interfaces.md section 4.
 """
 
 from __future__ import annotations
