@@ -11,7 +11,8 @@ Meltano selection (contacts, conversation_events, ticket_events) and default set
 - run 4: idle after idle.
 
 Per run it prints the API requests (the stand-in's counts), the events emitted, the events an
-earlier run had already emitted (resent), the contacts emitted and the resent ones. Before/after:
+earlier run had already emitted (resent), the events marked `from_lookback` and how many of them were
+resent, the contacts emitted and the resent ones. Before/after:
 `--tap-src DIR` runs another version of the tap (e.g. a `git archive` of an older commit).
 
     .venv/bin/python benchmarks/late_index_cost.py
@@ -161,7 +162,7 @@ def main() -> None:
                 env=env(args.tap_src), capture_output=True, text=True, check=True,
             ).stdout  # fmt: skip
             requests = sum(control(url, "stats")["requests"].values()) - before
-            events, contacts = [], []
+            events, contacts, marked = [], [], []
             for line in out.splitlines():
                 message = json.loads(line) if line.startswith("{") else {}
                 if message.get("type") == "STATE":
@@ -170,9 +171,14 @@ def main() -> None:
                     record = message["record"]
                     if message["stream"].endswith("_events"):
                         events.append(record["event_id"])
+                        if record.get("from_lookback"):
+                            marked.append(record["event_id"])
                     elif message["stream"] == "contacts":
                         contacts.append((record["id"], str(record["updated_at"])))
             resent = sum(1 for e in events if e in sent_events)
+            # Marked `from_lookback` (the target counts those apart from deliveries): how many
+            # of the resent ones, and how many new ones (late-indexed) it marks too.
+            marked_resent = sum(1 for e in marked if e in sent_events)
             resent_contacts = sum(1 for c in contacts if c in sent_contacts)
             sent_events.update(events)
             sent_contacts.update(contacts)
@@ -184,6 +190,8 @@ def main() -> None:
                         "requests": requests,
                         "events": len(events),
                         "events_resent": resent,
+                        "marked_from_lookback": len(marked),
+                        "marked_and_resent": marked_resent,
                         "contacts": len(contacts),
                         "contacts_resent": resent_contacts,
                     }
