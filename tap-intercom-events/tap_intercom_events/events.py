@@ -214,6 +214,14 @@ class EventSeed:
     contact_id: str | None
     contact_ref: Mapping[str, Any] | None
     part_id: str | None = None
+    # The earliest time the event may have existed, when before `occurred_at` (a Read: its key's
+    # time): a run whose floor was at or after it may have emitted it (the record's from_lookback).
+    possible_since: int | None = None
+
+    @property
+    def earliest_possible(self) -> int:
+        since = self.possible_since
+        return self.occurred_at if since is None else min(since, self.occurred_at)
 
 
 def _first_contact(obj: Mapping[str, Any]) -> Json | None:
@@ -361,6 +369,11 @@ def _read_seed(
         occurred_at=updated_at,
         contact_id=ref_id(first.get("id")) if first else None,
         contact_ref=first,
+        # REST has no read time: a key older than a run's floor may have been read, and its
+        # event emitted, by that run (read_became_true_after emits it again, same id).
+        possible_since=last_reply
+        if last_reply is not None
+        else as_epoch(conversation.get("created_at")),
     )
 
 
@@ -433,7 +446,7 @@ def _record(
         "event_id": seed.event_id,
         "metric": seed.metric,
         "occurred_at": iso_time(seed.occurred_at),
-        "from_lookback": window is not None and window.reemits(seed.occurred_at),
+        "from_lookback": window is not None and window.reemits(seed.earliest_possible),
         "object_type": object_type,
         **object_fields,
         "part_id": seed.part_id,

@@ -454,6 +454,26 @@ def test_marked_read_later_with_an_old_key_is_emitted() -> None:
     ]
 
 
+def test_a_read_whose_key_is_older_than_the_stored_floor_is_marked_possibly_resent() -> None:
+    """REST has no read time: a run whose floor followed the read's key may have emitted it, so
+    the same Read found again is marked from_lookback, however late the conversation changed;
+    a key after the floor is certainly new."""
+
+    def read_marks(floor: int) -> dict[str, bool]:
+        window = SyncWindow(
+            lower=floor, end=1_800_000_000, events_after=floor, floor=floor, stored_floor=floor
+        )
+        return {
+            r["event_id"]: r["from_lookback"]
+            for r in conversation_events(conversation(read=True), LOOKUPS, window)
+            if r["metric"] == "Read Conversation"
+        }
+
+    # Key 1_700_000_200, updated_at 1_700_000_500 (nothing but the read explains it).
+    assert read_marks(1_700_000_450) == {"conversation:100:read:1700000200": True}
+    assert read_marks(1_700_000_100) == {"conversation:100:read:1700000200": False}
+
+
 def test_rating_an_already_read_conversation_does_not_resend_read() -> None:
     rated = conversation(
         read=True,
