@@ -53,14 +53,6 @@ class Identity:
     def usable(self) -> bool:
         return any(self.key)
 
-    def without_phone(self) -> Identity | None:
-        """This identity without its phone (what Klaviyo's duplicate_profile conflict is about),
-        or None when there is no phone or nothing else would identify the profile."""
-        if self.phone_number is None:
-            return None
-        stripped = Identity(self.email, None, self.external_id)
-        return stripped if stripped.usable else None
-
 
 @dataclass
 class EventItem:
@@ -82,9 +74,3 @@ class ProfileItem:
     record: dict[str, Any]
     identity: Identity
     resource: dict[str, Any]  # {"type": "profile", "attributes": {...}}
-
-    def without_phone(self) -> ProfileItem:
-        """The same profile without its phone number (see `Identity.without_phone`)."""
-        identity = self.identity.without_phone() or self.identity
-        attributes = {k: v for k, v in self.resource["attributes"].items() if k != "phone_number"}
-        return ProfileItem(self.record, identity, {**self.resource, "attributes": attributes})
