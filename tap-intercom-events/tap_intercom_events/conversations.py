@@ -29,6 +29,7 @@ from singer_sdk.helpers.types import Context
 
 from tap_intercom_events import events, schemas
 from tap_intercom_events.base import IncrementalStream, IntercomStream
+from tap_intercom_events.json_types import Json
 from tap_intercom_events.paging import Slice, SliceSearch
 from tap_intercom_events.runtime import Run, Truncation
 from tap_intercom_events.window import SyncWindow
@@ -36,8 +37,6 @@ from tap_intercom_events.window import SyncWindow
 LOOKAHEAD_SLICES = 2  # slices whose details are being fetched while the oldest one is emitted
 QUIET_METRICS = logging.getLogger("tap-intercom-events.child-metrics")
 QUIET_METRICS.setLevel(logging.WARNING)
-
-Json = dict[str, Any]
 
 
 @dataclass(frozen=True)

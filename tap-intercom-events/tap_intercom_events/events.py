@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from tap_intercom_events.json_types import Json
 from tap_intercom_events.window import SyncWindow
 
 CONTACT_ROLES = frozenset({"user", "lead"})
@@ -36,8 +37,6 @@ STATE_ENTRY_METRICS = {
     "waiting_on_customer": (MARKED_TICKET_AS_WAITING, "waiting"),
     "resolved": (RESOLVED_TICKET, "resolved"),
 }
-
-Json = dict[str, Any]
 
 
 @dataclass(frozen=True)

@@ -8,14 +8,13 @@ import threading
 from collections.abc import Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any
 
 from tap_intercom_events.client import IntercomClient
+from tap_intercom_events.json_types import Json
 from tap_intercom_events.search import CursorGuard, contact_ids_body, next_cursor
 
 LOGGER = logging.getLogger("tap-intercom-events.lookups")
 
-Json = dict[str, Any]
 
 # Ids per contact search `{"field": "id", "operator": "IN", "value": [...]}`. Intercom documents at
 # most 15 filters per AND/OR group but no maximum length of an IN list: 50 is a conservative choice

@@ -19,8 +19,9 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from tap_intercom_events.json_types import Json
 from tap_intercom_events.search import (
     CursorGuard,
     has_more,
@@ -32,7 +33,6 @@ from tap_intercom_events.search import (
 if TYPE_CHECKING:
     from tap_intercom_events.client import IntercomClient
 
-Json = dict[str, Any]
 # A slice is sized to come back about this full: fuller slices overflow into a second page more
 # often, emptier ones need more slices; this share made the fewest search requests.
 TARGET_FILL = 0.8

@@ -17,6 +17,7 @@ from typing import Any
 
 from tap_intercom_events.client import IntercomClient
 from tap_intercom_events.events import Lookups
+from tap_intercom_events.json_types import Json
 from tap_intercom_events.lookups import ContactCache, Directory, fetch_directory
 from tap_intercom_events.report import build_report, write_report
 from tap_intercom_events.settings import Settings
@@ -25,8 +26,6 @@ from tap_intercom_events.window import SyncWindow, plan_replay
 LOGGER = logging.getLogger("tap-intercom-events")
 # A clock difference from Intercom worth a line in the log (Date has whole seconds).
 CLOCK_NOTE_SECONDS = 2
-
-Json = dict[str, Any]
 
 
 @dataclass

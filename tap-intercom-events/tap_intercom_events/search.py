@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from tap_intercom_events.json_types import Json
+
 DAY = 86_400
 MAX_PAGE_SIZE = 150
-
-Json = dict[str, Any]
 
 
 def _body(query: Json, *, page_size: int, cursor: str | None, sort_by: str | None) -> Json:

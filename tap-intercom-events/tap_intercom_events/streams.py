@@ -5,18 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from singer_sdk.helpers.types import Context
 
 from tap_intercom_events import schemas
 from tap_intercom_events.base import IncrementalStream, IntercomStream
 from tap_intercom_events.client import IntercomClient
+from tap_intercom_events.json_types import Json
 from tap_intercom_events.paging import read_contact_pages
 from tap_intercom_events.search import contact_search_body
 from tap_intercom_events.window import SyncWindow
-
-Json = dict[str, Any]
 
 
 class AdminsStream(IntercomStream):
