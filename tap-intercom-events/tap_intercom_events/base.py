@@ -9,7 +9,7 @@ from singer_sdk.helpers.types import Context, Record
 
 from tap_intercom_events.events import iso_time
 from tap_intercom_events.output import conform
-from tap_intercom_events.runtime import Run
+from tap_intercom_events.runtime import Runtime
 from tap_intercom_events.settings import SettingsError, stored_epoch
 from tap_intercom_events.window import SyncWindow, plan_window
 
@@ -17,7 +17,7 @@ from tap_intercom_events.window import SyncWindow, plan_window
 class IntercomStream(Stream):
     """A stream of the run `run`: it reads through `run.client` in `get_records`."""
 
-    def __init__(self, tap: Tap, run: Run) -> None:
+    def __init__(self, tap: Tap, run: Runtime) -> None:
         self.run = run
         super().__init__(tap)
 
@@ -59,7 +59,7 @@ class IncrementalStream(IntercomStream):
         state = self.stream_state
         bookmark = stored_epoch(state, "replication_key_value", self.name)
         events_after = stored_epoch(state, "events_after", self.name)
-        # Intercom's clock (runtime.Run.window_end); a bookmark an older version took from a
+        # Intercom's clock (runtime.Runtime.window_end); a bookmark an older version took from a
         # machine clock ahead of Intercom's is not "in the future" while that clock is not.
         now = self.run.window_end() + 1
         latest = max(now, int(time.time()))

@@ -31,7 +31,7 @@ from tap_intercom_events import events, schemas
 from tap_intercom_events.base import IncrementalStream, IntercomStream
 from tap_intercom_events.json_types import Json
 from tap_intercom_events.paging import Slice, SliceSearch
-from tap_intercom_events.runtime import Run, Truncation
+from tap_intercom_events.runtime import Runtime, Truncation
 from tap_intercom_events.window import SyncWindow
 
 LOOKAHEAD_SLICES = 2  # slices whose details are being fetched while the oldest one is emitted
@@ -130,7 +130,7 @@ class DetailedSearchStream(IncrementalStream):
         """The contract's rules for this object type (events.py)."""
         raise NotImplementedError
 
-    def __init__(self, tap: Tap, run: Run) -> None:
+    def __init__(self, tap: Tap, run: Runtime) -> None:
         super().__init__(tap, run)
         self._current: Fetched | None = None
         self.children: list[ChildStream] = []
@@ -367,7 +367,7 @@ class ChildStream(IntercomStream):
 
     state_partitioning_keys: ClassVar[list[str]] = []
 
-    def __init__(self, tap: Tap, run: Run, parent: DetailedSearchStream) -> None:
+    def __init__(self, tap: Tap, run: Runtime, parent: DetailedSearchStream) -> None:
         super().__init__(tap, run)
         self.parent = parent
         parent.children.append(self)

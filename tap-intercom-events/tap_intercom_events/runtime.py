@@ -1,6 +1,6 @@
 """Run-scoped objects every stream shares: settings, the client, lookups, the run's start, its report.
 
-Built once per run by `Run.from_config`; the tap passes it to each stream it creates, so streams
+Built once per run by `Runtime.from_config`; the tap passes it to each stream it creates, so streams
 never reach back into the Tap object.
 """
 
@@ -95,7 +95,7 @@ class RunReport:
         )
 
 
-class Run:
+class Runtime:
     """One sync: its settings, HTTP client, lookups and start second."""
 
     def __init__(self, settings: Settings, *, user_agent: str, started_at: float) -> None:
@@ -132,7 +132,7 @@ class Run:
     @classmethod
     def from_config(
         cls, config: Mapping[str, Any], *, defaults: Mapping[str, Any], user_agent: str
-    ) -> Run:
+    ) -> Runtime:
         now = time.time()
         settings = Settings.from_config(config, defaults=defaults, now=now)
         return cls(settings, user_agent=user_agent, started_at=now)

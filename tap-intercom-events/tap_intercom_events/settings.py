@@ -7,7 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from singer_sdk import typing as th
+
 from tap_intercom_events.output import MILLISECONDS_FROM
+from tap_intercom_events.search import MAX_PAGE_SIZE
 
 REGION_URLS = {
     "us": "https://api.intercom.io",
@@ -195,6 +198,155 @@ class Settings:
             report_path=str(config.get("report_path") or "").strip() or None,
             replay=replay,
         )
+
+
+# The config schema (types, ranges, defaults, descriptions); Settings.from_config reads it typed.
+CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
+    th.Property(
+        "access_token",
+        th.StringType,
+        required=True,
+        secret=True,
+        title="Access token",
+        description="Intercom access token (private app token or OAuth token).",
+    ),
+    th.Property(
+        "start_date",
+        th.StringType,
+        title="Start date",
+        description=(
+            "Sync objects updated and events that happened after this time (ISO-8601 date or "
+            "date-time, epoch seconds or epoch milliseconds). Default: everything."
+        ),
+    ),
+    th.Property(
+        "region",
+        th.StringType,
+        default="us",
+        allowed_values=sorted(REGION_URLS),
+        title="Region",
+        description="Workspace region, a shorthand for api_url: us, eu or au.",
+    ),
+    th.Property(
+        "api_url",
+        th.StringType,
+        title="API URL",
+        description="Intercom API base URL; overrides region (e.g. a local stand-in).",
+    ),
+    th.Property(
+        "api_version",
+        th.StringType,
+        default="2.14",
+        allowed_values=SUPPORTED_VERSIONS,
+        title="API version",
+        description="Intercom-Version header sent on every request (2.11 to 2.16).",
+    ),
+    th.Property(
+        "lookback_window_seconds",
+        th.IntegerType(minimum=0),
+        default=900,
+        title="Lookback window (seconds)",
+        description=(
+            "Conversations and tickets changed this long before the bookmark are read again "
+            "and their events in it emitted again, because Intercom's search may show a change "
+            "minutes late. The default covers a search lag up to 10 minutes plus a machine "
+            "clock 5 minutes ahead of Intercom's when Intercom sends no Date header; resent "
+            "events keep their event_id (Klaviyo keeps one). 0 turns it off: changes search "
+            "shows late are then lost. Cost: the tap README, 'Late indexing and clocks'."
+        ),
+    ),
+    th.Property(
+        "contact_lookback_seconds",
+        th.IntegerType(minimum=0),
+        default=900,
+        title="Contact lookback (seconds)",
+        description=(
+            "Contacts changed this long before the bookmark are read and sent again: "
+            "Intercom's contact search shows new and edited contacts minutes late. Profiles are "
+            "upserts, so a resent contact changes nothing."
+        ),
+    ),
+    th.Property(
+        "max_concurrency",
+        th.IntegerType(minimum=1),
+        default=8,
+        title="Max concurrency",
+        description="Requests in flight at once (detail and contact fetches).",
+    ),
+    th.Property(
+        "page_size",
+        th.IntegerType(minimum=1, maximum=MAX_PAGE_SIZE),
+        default=MAX_PAGE_SIZE,
+        title="Page size",
+        description="Search page size, 1 to 150.",
+    ),
+    th.Property(
+        "request_timeout",
+        th.IntegerType(minimum=1),
+        default=60,
+        title="Request timeout (seconds)",
+        description="Timeout of one HTTP request; timeouts are retried with backoff.",
+    ),
+    th.Property(
+        "max_retries",
+        th.IntegerType(minimum=0, maximum=100),
+        default=7,
+        title="Max retries",
+        description=(
+            "Retries of a request that failed with a 5xx, a timeout, a dropped connection or "
+            "an empty body, with exponential backoff (0 to 100). 429s wait for the rate-limit "
+            "window instead."
+        ),
+    ),
+    th.Property(
+        "backoff_max_seconds",
+        th.IntegerType(minimum=1),
+        default=30,
+        title="Max backoff (seconds)",
+        description="Longest wait between two retries of a failing request.",
+    ),
+    th.Property(
+        "report_path",
+        th.StringType,
+        title="Run report path",
+        description=(
+            "Where the run report goes: one JSON file (objects read and records emitted per "
+            "stream, events emitted, truncated part lists, requests, 429s, each stream's "
+            "window, outcome, exit code), rewritten at the end of every sync, also a failed "
+            "or stopped one. Default: none."
+        ),
+    ),
+    th.Property(
+        "replay_days",
+        th.IntegerType(minimum=1),
+        title="Replay: days",
+        description=(
+            "Replay instead of an incremental run: emit every event of the last N days (to "
+            "Intercom's clock), from the conversations and tickets updated since, with the ids "
+            "an incremental run gives them. A replay neither reads nor writes state (no STATE "
+            "message at all), so it never moves an incremental job's bookmarks. For "
+            "reconciliation (target-klaviyo's reconcile mode)."
+        ),
+    ),
+    th.Property(
+        "replay_start",
+        th.StringType,
+        title="Replay: start",
+        description=(
+            "Replay (see replay_days) every event at or after this time (ISO-8601 date or "
+            "date-time, or epoch seconds); instead of replay_days."
+        ),
+    ),
+    th.Property(
+        "replay_end",
+        th.StringType,
+        title="Replay: end",
+        description=(
+            "Last time a replay emits events of (ISO-8601 or epoch seconds; default: now, to "
+            "Intercom's clock); with replay_start or replay_days (then the N days before it)."
+        ),
+    ),
+).to_dict()
 
 
 def stored_epoch(state: Mapping[str, Any], key: str, stream: str) -> int | None:

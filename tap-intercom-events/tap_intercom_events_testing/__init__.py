@@ -85,7 +85,7 @@ def run_tap_in_process(
     tap = TapIntercomEvents(config=config, state=state, catalog=selected_catalog(streams))
     if now is not None:
         tap.run.started_at = now
-        # As if Intercom's first answer said `now` (its Date ends the windows: Run.window_end).
+        # As if Intercom's first answer said `now` (its Date ends the windows: Runtime.window_end).
         client = tap.run.client
         client.first_server_date = client.first_server_date_received_at = now
     buffer = io.StringIO()

@@ -33,7 +33,7 @@ from target_klaviyo.report import (
     policy_line,
     write_report,
 )
-from target_klaviyo.runtime import Runtime, build_runtime
+from target_klaviyo.runtime import Runtime
 from target_klaviyo.settings import CONFIG_SCHEMA, Settings, setting
 from target_klaviyo.sinks import (
     MELTANO_TEST_STREAM,
@@ -172,7 +172,7 @@ class TargetKlaviyo(Target):
     @cached_property
     def runtime(self) -> Runtime:
         """Settings checked once, and the shared pool; built on the first stream."""
-        return build_runtime(self.config, self.logger)
+        return Runtime.from_config(self.config, self.logger)
 
     def get_sink_class(self, stream_name: str) -> type[Sink]:
         settings = self.runtime.settings
