@@ -8,7 +8,7 @@ real rate limits and 20 ms latency; the same input is then reconciled (`reconcil
 `rate_limit_scale: 1`) in a child process. Printed: the read requests made next to the fewest the
 data needs (one metrics page; per metric, a page per 1,000 events Klaviyo holds, at least one),
 the heal requests next to the fewest (a bulk request per 1,000 missing events), the time next to
-the rate-limit bound of those requests (`limiter.lower_bound_seconds`, Klaviyo's clock-aligned
+the rate-limit bound of those requests (`bounds.lower_bound_seconds`, Klaviyo's clock-aligned
 windows from the run's start: reads at 350/s and 3,500/min, then the heal at 10/s and 150/min),
 the target's peak RSS (from wait4), the reconcile's own phases (reading the input, reading Klaviyo,
 healing) and a check that every forgotten event is back, once. At 350 reads a second the reads of
@@ -30,11 +30,11 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from bounds import lower_bound_seconds
 from target_benchmark import write_input
 
 from api_sandbox.testing import SandboxProcess, control
 from target_klaviyo.client import EVENTS_BULK, GET_EVENTS, GET_METRICS
-from target_klaviyo.limiter import lower_bound_seconds
 from target_klaviyo.payloads import MAX_EVENTS_PER_REQUEST
 from target_klaviyo.revisions import MAX_EVENTS_PAGE_SIZE
 

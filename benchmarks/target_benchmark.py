@@ -6,7 +6,7 @@ Modes (each a fresh stand-in in a child process, the target as `target-klaviyo` 
 - limits: Klaviyo's real rate limits (`--klaviyo-rate-scale 1`, the target's rate_limit_scale 1)
   and 20 ms latency. Reports the rate-limit lower bound over the actual time. The bound: with fixed
   per-second and per-minute windows on the clock, N requests to one endpoint need at least the time
-  `limiter.lower_bound_seconds` gives from the run's start (each second takes what both windows
+  `bounds.lower_bound_seconds` gives from the run's start (each second takes what both windows
   still allow; 150 requests at 10/s and 150/min: 14 s); the run's bound is the largest over the
   endpoints, with N the fewest requests that can carry the data (ceil(events/1000) per event
   stream; import jobs of at most 10,000 profiles and 5 MB each, sized from the profiles the
@@ -32,9 +32,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bounds import lower_bound_seconds
+
 from api_sandbox.testing import SandboxProcess, control
 from target_klaviyo.client import EVENTS_BULK, PROFILES_BULK
-from target_klaviyo.limiter import lower_bound_seconds
 from target_klaviyo.payloads import MAX_EVENTS_PER_REQUEST, MAX_PROFILES_PER_JOB, MAX_REQUEST_BYTES
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -11,7 +11,7 @@ ceil(events / 1000) bulk requests (two streams); the import jobs are sized as in
 
 The account bound: the least time Klaviyo's per-endpoint windows allow for the requests all N
 runs need together (the fewest that can carry the data), the largest over the endpoints
-(`limiter.lower_bound_seconds`, from the moment the runs start: the windows are on the clock, so
+(`bounds.lower_bound_seconds`, from the moment the runs start: the windows are on the clock, so
 240 requests need 68 s from the start of a minute window and 23 s from 50 s into one). Printed per N: each run's time, the bound over that time (1.0
 means the run finished when the account as a whole could at the earliest), and the 429s. Before
 each N, the same N runs without any rate limit give the machine floor (the slowest of them): on a
@@ -31,11 +31,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bounds import lower_bound_seconds
 from target_benchmark import KEY, fewest_import_jobs, target_command, write_input
 
 from api_sandbox.testing import SandboxProcess, control
 from target_klaviyo.client import EVENTS_BULK, PROFILES_BULK
-from target_klaviyo.limiter import lower_bound_seconds
 from target_klaviyo.payloads import MAX_EVENTS_PER_REQUEST
 
 

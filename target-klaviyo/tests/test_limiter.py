@@ -1,10 +1,10 @@
-"""The per-endpoint limiter on a fake clock, and the rate-limit lower bound."""
+"""The per-endpoint limiter on a fake clock."""
 
 from __future__ import annotations
 
 import threading
 
-from target_klaviyo.limiter import WindowLimiter, lower_bound_seconds, scaled
+from target_klaviyo.limiter import WindowLimiter, scaled
 
 
 class FakeClock:
@@ -67,24 +67,6 @@ def test_scaled_limits_are_at_least_one() -> None:
     assert scaled(150, 0.1) == 15
     assert scaled(3500, 0.001) == 3
     assert scaled(10, 0.01) == 1
-
-
-def test_lower_bound_of_fixed_windows() -> None:
-    # 150 requests at 10/s and 150/min: 15 one-second windows, the first at t=0.
-    assert lower_bound_seconds(150, 10, 150) == 14
-    # 151 requests: the 151st waits for the next minute window.
-    assert lower_bound_seconds(151, 10, 150) == 60
-    # 240 requests: 150 in the first minute, then 90 at 10 a second from t=60: the last at t=68.
-    assert lower_bound_seconds(240, 10, 150) == 68
-    # A steady limit above a minute of bursts never binds.
-    assert lower_bound_seconds(1000, 10, 1000) == 99
-    assert lower_bound_seconds(1, 10, 150) == 0
-    assert lower_bound_seconds(0, 10, 150) == 0
-    # Started 50 s into a minute window: 100 requests in its last 10 s, then a new window at 60 s
-    # and the other 140 at 10 a second, the last at 73 s: 23 s after the start (68 from 0).
-    assert lower_bound_seconds(240, 10, 150, start=50.0) == 23
-    # Started half-way through a second: that second's window still takes a burst.
-    assert lower_bound_seconds(150, 10, 150, start=0.5) == 13.5
 
 
 def test_a_refused_request_gives_its_place_back() -> None:

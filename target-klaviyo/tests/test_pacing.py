@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from target_klaviyo.limiter import WindowLimiter, lower_bound_seconds, rate_limit_headers
+from target_klaviyo.limiter import WindowLimiter, rate_limit_headers
 
 SECOND = 0.1
 MINUTE = 1.6
@@ -137,8 +137,3 @@ def test_no_budget_left_waits_for_the_reset() -> None:
     limiter.done({"RateLimit-Limit": "150", "RateLimit-Remaining": "0", "RateLimit-Reset": "20"})
     limiter.acquire()
     assert slept and sum(slept) == pytest.approx(20.0)
-
-
-def test_lower_bound_of_shared_work() -> None:
-    # Four minute windows; the fourth opens at 180 s and its 150 requests take 15 burst windows.
-    assert lower_bound_seconds(600, 10, 150) == 194.0
