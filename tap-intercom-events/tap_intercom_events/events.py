@@ -471,19 +471,3 @@ def event_records(
         props = ticket_properties(obj, lookups)
         ids = {"conversation_id": None, "ticket_id": str(obj["id"])}
     return [_record(seed, object_type, ids, props, lookups, window=window) for seed in seeds]
-
-
-def conversation_events(
-    conversation: Mapping[str, Any], lookups: Lookups, window: SyncWindow | None = None
-) -> list[Json]:
-    """The conversation's event records (those `window` holds when one is given)."""
-    seeds = list(conversation_event_seeds(conversation, window))
-    return event_records(conversation, "conversation", seeds, lookups, window)
-
-
-def ticket_events(
-    ticket: Mapping[str, Any], lookups: Lookups, window: SyncWindow | None = None
-) -> list[Json]:
-    """The ticket's event records (those `window` holds when one is given)."""
-    seeds = list(ticket_event_seeds(ticket, window))
-    return event_records(ticket, "ticket", seeds, lookups, window)

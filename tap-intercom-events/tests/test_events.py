@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from tap_intercom_events.events import (
-    Lookups,
-    conversation_events,
-    ticket_events,
-    ticket_state_at_creation,
-)
+from tap_intercom_events_testing.events import conversation_events, ticket_events
+
+from tap_intercom_events.events import Lookups, ticket_state_at_creation
 from tap_intercom_events.window import SyncWindow
 
 LOOKUPS = Lookups(
