@@ -214,37 +214,74 @@ def translate_event(record: dict[str, Any], rules: EventRules) -> EventItem | Re
     if rules.decimal_fields:
         normalise_decimals(record, rules.decimal_fields)
     mapping = rules.mapping
-    if mapping.metric is not None:
-        contract_metric = mapping.metric
-    else:
-        raw_metric = _text(get_path(record, mapping.metric_field))
-        if raw_metric is None:
-            return Rejection(
-                INVALID_RECORD, f"no metric name in field {_dotted(mapping.metric_field)}"
-            )
-        contract_metric = raw_metric
+    contract_metric = _contract_metric(record, mapping)
+    if isinstance(contract_metric, Rejection):
+        return contract_metric
     metric = rules.renames.metric_names.get(contract_metric, contract_metric)
     if len(metric) >= 128:
         return Rejection(INVALID_RECORD, "metric name is 128 characters or longer")
+    unique_id = _event_unique_id(record, mapping)
+    if isinstance(unique_id, Rejection):
+        return unique_id
+    identity = _usable_identity(record, mapping, rules.default_region)
+    if isinstance(identity, Rejection):
+        return identity
+    # In this order: a record with several faults is rejected for the first one.
+    properties = _event_properties(record, rules, contract_metric, identity, unique_id)
+    if isinstance(properties, Rejection):
+        return properties
+    timing = _event_time(record, rules)
+    if isinstance(timing, Rejection):
+        return timing
+    value = _event_value(record, mapping)
+    if isinstance(value, Rejection):
+        return value
+    attributes: dict[str, Any] = {"properties": properties, **timing, **value}
+    attributes["unique_id"] = unique_id
+    attributes["metric"] = {"data": {"type": "metric", "attributes": {"name": metric}}}
+    return EventItem(
+        record=record,
+        identity=identity,
+        metric=metric,
+        unique_id=unique_id,
+        resource={"type": "event", "attributes": attributes},
+        resent=get_path(record, mapping.lookback_field) is True,
+    )
 
+
+def _contract_metric(record: Mapping[str, Any], mapping: EventMapping) -> str | Rejection:
+    """The event's metric name before renames: the mapping's fixed one or the record's field."""
+    if mapping.metric is not None:
+        return mapping.metric
+    raw_metric = _text(get_path(record, mapping.metric_field))
+    if raw_metric is None:
+        return Rejection(INVALID_RECORD, f"no metric name in field {_dotted(mapping.metric_field)}")
+    return raw_metric
+
+
+def _event_unique_id(record: Mapping[str, Any], mapping: EventMapping) -> str | Rejection:
+    """The mapped unique-id field, or the stream name and the record's key properties."""
     if mapping.unique_id_field is not None:
         unique_id = _text(get_path(record, mapping.unique_id_field))
         if unique_id is None:
             return Rejection(
                 INVALID_RECORD, f"no unique id in field {_dotted(mapping.unique_id_field)}"
             )
-    else:
-        unique_id = (
-            mapping.stream
-            + ":"
-            + ":".join(_text(record.get(k)) or "" for k in mapping.key_properties)
-        )
+        return unique_id
+    return (
+        mapping.stream + ":" + ":".join(_text(record.get(k)) or "" for k in mapping.key_properties)
+    )
 
-    identity = _usable_identity(record, mapping, rules.default_region)
-    if isinstance(identity, Rejection):
-        return identity
 
-    attributes: dict[str, Any] = {}
+def _event_properties(
+    record: Mapping[str, Any],
+    rules: EventRules,
+    contract_metric: str,
+    identity: Identity,
+    unique_id: str,
+) -> dict[str, Any] | Rejection:
+    """The event's properties: identity copies, the planned fields fitted to Klaviyo's limits,
+    at most `rules.max_properties` of them with the unique-id property."""
     properties: dict[str, Any] = {}
     email_name, phone_name = rules.identity_names(contract_metric)
     if email_name and identity.email is not None:
@@ -277,24 +314,35 @@ def translate_event(record: dict[str, Any], rules: EventRules) -> EventItem | Re
         properties = dict(list(properties.items())[:room])
     if rules.unique_id_property:
         properties[rules.unique_id_property] = unique_id
-    attributes["properties"] = properties
+    return properties
 
-    if mapping.time_field is not None:
-        try:
-            time = to_iso_utc(get_path(record, mapping.time_field))
-        except TranslationError as exc:
-            return Rejection(INVALID_RECORD, f"field {_dotted(mapping.time_field)}: {exc}")
-        if time is None:
-            return Rejection(INVALID_RECORD, f"no time in field {_dotted(mapping.time_field)}")
-        if int(time[:4]) < rules.earliest_year or time > rules.latest_time:
-            return Rejection(
-                INVALID_RECORD,
-                f"time {time} is outside what Klaviyo accepts (after {rules.earliest_year}, "
-                "at most a year ahead)",
-            )
-        attributes["time"] = time
-        if rules.backfill_before is not None and time < rules.backfill_before:
-            attributes["backfill"] = True
+
+def _event_time(record: Mapping[str, Any], rules: EventRules) -> dict[str, Any] | Rejection:
+    """The `time` (and `backfill`) attributes, within the years Klaviyo accepts; none unmapped."""
+    mapping = rules.mapping
+    if mapping.time_field is None:
+        return {}
+    try:
+        time = to_iso_utc(get_path(record, mapping.time_field))
+    except TranslationError as exc:
+        return Rejection(INVALID_RECORD, f"field {_dotted(mapping.time_field)}: {exc}")
+    if time is None:
+        return Rejection(INVALID_RECORD, f"no time in field {_dotted(mapping.time_field)}")
+    if int(time[:4]) < rules.earliest_year or time > rules.latest_time:
+        return Rejection(
+            INVALID_RECORD,
+            f"time {time} is outside what Klaviyo accepts (after {rules.earliest_year}, "
+            "at most a year ahead)",
+        )
+    timing: dict[str, Any] = {"time": time}
+    if rules.backfill_before is not None and time < rules.backfill_before:
+        timing["backfill"] = True
+    return timing
+
+
+def _event_value(record: Mapping[str, Any], mapping: EventMapping) -> dict[str, Any] | Rejection:
+    """The `value` and `value_currency` attributes, where mapped and present."""
+    attributes: dict[str, Any] = {}
     if mapping.value_field is not None:
         value = get_path(record, mapping.value_field)
         if value is not None:
@@ -305,16 +353,7 @@ def translate_event(record: dict[str, Any], rules: EventRules) -> EventItem | Re
     currency = _text(get_path(record, mapping.value_currency_field)) or mapping.value_currency
     if currency is not None:
         attributes["value_currency"] = currency.upper()
-    attributes["unique_id"] = unique_id
-    attributes["metric"] = {"data": {"type": "metric", "attributes": {"name": metric}}}
-    return EventItem(
-        record=record,
-        identity=identity,
-        metric=metric,
-        unique_id=unique_id,
-        resource={"type": "event", "attributes": attributes},
-        resent=get_path(record, mapping.lookback_field) is True,
-    )
+    return attributes
 
 
 def translate_profile(record: dict[str, Any], rules: ProfileRules) -> ProfileItem | Rejection:
