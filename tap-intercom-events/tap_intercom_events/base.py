@@ -22,7 +22,7 @@ class IntercomStream(Stream):
         super().__init__(tap)
 
     def post_process(self, row: Record, context: Context | None = None) -> Record | None:
-        self.run.client.count_records(self.name)
+        self.run.stats.count_records(self.name)
         # One JSON type per field whatever the API version sends (ids, epoch timestamps, avatar).
         return conform(self.schema, row)
 

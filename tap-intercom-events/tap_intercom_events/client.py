@@ -10,22 +10,17 @@ import json
 import logging
 import threading
 import time
-from collections import Counter
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from email.utils import parsedate_to_datetime
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlsplit
 
 import backoff
 import requests
 
 from tap_intercom_events.limiter import RateLimiter
-
-R = TypeVar("R")
+from tap_intercom_events.stats import RunStats
 
 LOGGER = logging.getLogger("tap-intercom-events.client")
-PROGRESS_EVERY_SECONDS = 10.0
 
 
 class IntercomError(Exception):
@@ -76,7 +71,7 @@ class _Bearer(requests.auth.AuthBase):
 
 
 class IntercomClient:
-    """Thread-safe Intercom REST client with a shared rate limiter and a bounded thread pool."""
+    """Thread-safe Intercom REST client with a shared rate limiter; counts into `stats`."""
 
     def __init__(
         self,
@@ -89,6 +84,7 @@ class IntercomClient:
         max_tries: int = 8,
         backoff_max_seconds: float = 30.0,
         user_agent: str = "tap-intercom-events",
+        stats: RunStats | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._token = access_token
@@ -100,16 +96,9 @@ class IntercomClient:
         self.user_agent = user_agent
         # Headroom = requests that may be in flight at once (pool + the main thread's searches).
         self.limiter = RateLimiter(headroom=self.max_concurrency + 2)
+        self.stats = stats if stats is not None else RunStats()
         self._local = threading.local()
-        self._pool = ThreadPoolExecutor(self.max_concurrency, thread_name_prefix="intercom")
-        self._stats_lock = threading.Lock()
-        self.requests = 0
-        self.retries = 0
-        self.throttled = 0
-        self.statuses: Counter[int] = Counter()
-        self.records: Counter[str] = Counter()
-        self._started = time.monotonic()
-        self._last_progress = self._started
+        self._clock_lock = threading.Lock()
         # Intercom's clock: the `Date` of the first answer, and this machine's time on receipt.
         self.first_server_date: float | None = None
         self.first_server_date_received_at = 0.0
@@ -206,8 +195,7 @@ class IntercomClient:
             raise IntercomError(msg) from None
 
     def _on_backoff(self, details: Any) -> None:
-        with self._stats_lock:
-            self.retries += 1
+        self.stats.count_retry()
         LOGGER.info(
             "retrying (try %s, waiting %.1fs): %s",
             details["tries"],
@@ -246,10 +234,9 @@ class IntercomClient:
             # waits (see RateLimiter.throttled); answered requests keep the budget current.
             answered = response if response is not None and response.status_code != 429 else None
             self.limiter.release(answered.headers if answered is not None else None)
-            with self._stats_lock:
-                self.requests += 1
-                if response is not None:
-                    self.statuses[response.status_code] += 1
+            self.stats.count_request(response.status_code if response is not None else None)
+            if response is not None:
+                with self._clock_lock:
                     if self.first_server_date is None:
                         self._note_server_date(response.headers.get("Date"))
         return self._read(method, url, response, missing_ok)
@@ -270,8 +257,7 @@ class IntercomClient:
         where = f"{method} {_path_of(url)}"
         if status == 429:
             wait = self.limiter.throttled(response.headers)
-            with self._stats_lock:
-                self.throttled += 1
+            self.stats.count_throttled()
             LOGGER.info("Intercom rate limit reached (429 on %s): waiting %.1fs", where, wait)
             time.sleep(wait)
             raise _Throttled
@@ -302,40 +288,6 @@ class IntercomClient:
         if not isinstance(body, dict):
             raise _Transient(f"unexpected JSON body on {where}")
         return body
-
-    # -- concurrency ------------------------------------------------------------------------
-
-    def submit(self, fn: Callable[..., R], *args: Any) -> Future[R]:
-        return self._pool.submit(fn, *args)
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
-
-    # -- progress ---------------------------------------------------------------------------
-
-    def count_records(self, stream: str, n: int = 1) -> None:
-        self.records[stream] += n
-        now = time.monotonic()
-        if now - self._last_progress >= PROGRESS_EVERY_SECONDS:
-            self._last_progress = now
-            elapsed = now - self._started
-            LOGGER.info(
-                "progress: %d requests (%.0f/s), %d records (%.0f/s), %d retries, %d 429s",
-                self.requests,
-                self.requests / elapsed,
-                sum(self.records.values()),
-                sum(self.records.values()) / elapsed,
-                self.retries,
-                self.throttled,
-            )
-
-    def summary(self) -> str:
-        elapsed = time.monotonic() - self._started
-        per_stream = ", ".join(f"{k}={v}" for k, v in sorted(self.records.items())) or "none"
-        return (
-            f"sync summary: {self.requests} requests in {elapsed:.1f}s, {self.retries} retries, "
-            f"{self.throttled} 429s, limiter waits {self.limiter.waits}; records: {per_stream}"
-        )
 
 
 def _origin_of(url: str) -> str:

@@ -10,7 +10,7 @@ through `DetailedSearchStream.fetched_for`.
 
 Incremental runs that select events but neither conversations nor their parts skip the detail of a
 conversation whose search item proves it holds no event of the window
-(`search_item_proves_no_event`).
+(`events.search_item_proves_no_event`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
@@ -74,43 +74,6 @@ class _SliceWork:
         with self._lock:
             self._left -= 1
             return self._left == 0
-
-
-def search_item_proves_no_event(item: Mapping[str, Any], window: SyncWindow) -> bool:
-    """Whether a conversation's SEARCH item (no parts) proves it holds no event of the window,
-    so its detail is not needed when neither the conversation nor its parts are emitted.
-
-    Mirrors the rules of events.conversation_event_seeds with the parts unknown; in doubt, False:
-    - Created: `created_at` not after the event floor;
-    - Replied: `statistics.last_contact_reply_at` (every contact reply moves it) present and not
-      after the floor; null statistics or no such field: unknown;
-    - Rated: no rating, or one whose `updated_at` (2.14+) is not after the floor; without
-      `updated_at` (2.11-2.13) a rating may be new whenever a change is unexplained: unknown;
-    - Read: `read` not true; or a Read key not newer than the floor and no change since it
-      (`updated_at` not after the floor), as `read_became_true_after` needs the parts otherwise.
-    Admin-only changes (notes, admin replies, assignments) of an unread conversation are skipped.
-    """
-    floor = window.events_after
-    created_at = events.as_epoch(item.get("created_at"))
-    if created_at is None or created_at > floor:
-        return False
-    statistics = item.get("statistics")
-    if not isinstance(statistics, Mapping) or "last_contact_reply_at" not in statistics:
-        return False
-    last_contact_reply = events.as_epoch(statistics.get("last_contact_reply_at"))
-    if last_contact_reply is not None and last_contact_reply > floor:
-        return False
-    rating = item.get("conversation_rating")
-    if isinstance(rating, Mapping) and rating.get("rating") is not None:
-        rated_at = events.as_epoch(rating.get("updated_at"))
-        if rated_at is None or rated_at > floor:
-            return False
-    if item.get("read") is True:
-        key_time = events.as_epoch(statistics.get("last_admin_reply_at")) or created_at
-        updated_at = events.as_epoch(item.get("updated_at"))
-        if key_time > floor or updated_at is None or updated_at > floor:
-            return False
-    return True
 
 
 class DetailedSearchStream(IncrementalStream):
@@ -181,14 +144,14 @@ class DetailedSearchStream(IncrementalStream):
             taken.update(str(i["id"]) for i in items)
             self.run.report.count_read(self.object_type, len(items))
             if skip_quiet:
-                unskipped = [i for i in items if not search_item_proves_no_event(i, window)]
+                unskipped = [i for i in items if not events.search_item_proves_no_event(i, window)]
                 self.skipped_details += len(items) - len(unskipped)
                 items = unskipped
             work = _SliceWork(
                 found, len(items), window, with_events=with_events, with_parts=with_parts
             )
             work.futures = [
-                self.run.client.submit(self._fetch_into, work, n, str(i["id"]))
+                self.run.pool.submit(self._fetch_into, work, n, str(i["id"]))
                 for n, i in enumerate(items)
             ]
             pending.append(work)

@@ -32,6 +32,7 @@ from tap_intercom_events.search import (
 
 if TYPE_CHECKING:
     from tap_intercom_events.client import IntercomClient
+    from tap_intercom_events.pool import Pool
 
 # A slice is sized to come back about this full: fuller slices overflow into a second page more
 # often, emptier ones need more slices; this share made the fewest search requests.
@@ -163,6 +164,7 @@ class ContactPage:
 
 def read_contact_pages(
     client: IntercomClient,
+    pool: Pool,
     *,
     path: str,
     results_key: str,
@@ -174,7 +176,7 @@ def read_contact_pages(
 
     A cursor Intercom already gave (A->B->A loops) ends that chain of pages; the search then
     restarts from the newest item taken (from `lower` again if the order was not ascending).
-    The next page is requested (on the client's pool) as soon as its cursor is known, so it
+    The next page is requested (on `pool`) as soon as its cursor is known, so it
     travels while the caller handles this one.
     """
     seen: set[str] = set()
@@ -183,13 +185,13 @@ def read_contact_pages(
     for _restart in range(MAX_RESTARTS):
         guard = CursorGuard()
         progressed = False
-        upcoming = client.submit(client.post, path, body(lower, None))
+        upcoming = pool.submit(client.post, path, body(lower, None))
         while True:
             page = upcoming.result()
             cursor = next_cursor(page)
             repeated = cursor is not None and not guard.is_new(cursor)
             if cursor and not repeated:
-                upcoming = client.submit(client.post, path, body(lower, cursor))
+                upcoming = pool.submit(client.post, path, body(lower, cursor))
             items = []
             for item in page.get(results_key) or []:
                 updated_at = int(item["updated_at"])

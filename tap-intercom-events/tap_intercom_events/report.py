@@ -20,7 +20,7 @@ EVENT_STREAMS = ("conversation_events", "ticket_events")
 
 
 class Traffic(Protocol):
-    """What the report reads of the run's HTTP client (client.IntercomClient)."""
+    """What the report reads of the run's statistics (stats.RunStats)."""
 
     requests: int
     retries: int

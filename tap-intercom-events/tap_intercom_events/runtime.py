@@ -1,4 +1,5 @@
-"""Run-scoped objects every stream shares: settings, the client, lookups, the run's start, its report.
+"""Run-scoped objects every stream shares: settings, the client, the pool, the run's statistics,
+lookups, the run's start, its report.
 
 Built once per run by `Runtime.from_config`; the tap passes it to each stream it creates, so streams
 never reach back into the Tap object.
@@ -19,8 +20,10 @@ from tap_intercom_events.client import IntercomClient
 from tap_intercom_events.events import Lookups
 from tap_intercom_events.json_types import Json
 from tap_intercom_events.lookups import ContactCache, Directory, fetch_directory
+from tap_intercom_events.pool import Pool
 from tap_intercom_events.report import build_report, write_report
 from tap_intercom_events.settings import Settings
+from tap_intercom_events.stats import RunStats
 from tap_intercom_events.window import SyncWindow, plan_replay
 
 LOGGER = logging.getLogger("tap-intercom-events")
@@ -49,7 +52,7 @@ class Truncation:
 
 @dataclass
 class RunReport:
-    """What the run's summary and report add to the client's request counts."""
+    """What the run's summary and report add to the run's statistics (stats.RunStats)."""
 
     truncations: list[Truncation] = field(default_factory=list)
     # Each incremental stream's window (planned once per run), for the run report.
@@ -96,12 +99,13 @@ class RunReport:
 
 
 class Runtime:
-    """One sync: its settings, HTTP client, lookups and start second."""
+    """One sync: its settings, HTTP client, pool, statistics, lookups and start second."""
 
     def __init__(self, settings: Settings, *, user_agent: str, started_at: float) -> None:
         self.settings = settings
         # Every incremental window of this run ends at the same second (window.SyncWindow.end).
         self.started_at = started_at
+        self.stats = RunStats()
         self.client = IntercomClient(
             base_url=settings.api_url,
             access_token=settings.access_token,
@@ -111,7 +115,9 @@ class Runtime:
             max_tries=settings.max_retries + 1,
             backoff_max_seconds=settings.backoff_max_seconds,
             user_agent=user_agent,
+            stats=self.stats,
         )
+        self.pool = Pool(max_concurrency=settings.max_concurrency)
         self.contacts = ContactCache(self.client)
         self.report = RunReport()
         self._directory: Directory | None = None
@@ -192,9 +198,10 @@ class Runtime:
             return
         self._closed = True
         atexit.unregister(self.close)
-        if self.client.requests:
-            LOGGER.info("%s; %s", self.client.summary(), self.report.summary())
-        self.client.close()
+        if self.stats.requests:
+            summary = self.stats.summary(limiter_waits=self.client.limiter.waits)
+            LOGGER.info("%s; %s", summary, self.report.summary())
+        self.pool.close()
         if self.syncing and self.settings.report_path is not None:
             self.write_report(self.settings.report_path)
 
@@ -211,7 +218,7 @@ class Runtime:
             error=self.error,
             api_version=self.settings.api_version,
             elapsed=time.time() - self.started_at,
-            traffic=self.client,
+            traffic=self.stats,
             objects_read=self.report.objects_read,
             windows=self.report.windows,
             truncations=self.report.truncations,

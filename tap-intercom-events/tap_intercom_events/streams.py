@@ -96,6 +96,7 @@ class ContactsStream(IncrementalStream):
 
         pages = read_contact_pages(
             client,
+            self.run.pool,
             path="/contacts/search",
             results_key="data",
             lower=window.lower,
@@ -113,7 +114,7 @@ class ContactsStream(IncrementalStream):
                 cache.add(contact)
             contacts = [c for c in page.items if window.lower < int(c["updated_at"]) <= window.end]
             tag_names = [
-                client.submit(contact_tag_names, c, tags, client)
+                self.run.pool.submit(contact_tag_names, c, tags, client)
                 if (c.get("tags") or {}).get("has_more")
                 else contact_tag_names(c, tags, client)
                 for c in contacts

@@ -93,7 +93,6 @@ def fake_intercom() -> Iterator[tuple[FakeIntercom, IntercomClient]]:
     server, url = serve(fake)
     client = IntercomClient(base_url=url, access_token="t", api_version="2.16", max_tries=1)
     yield fake, client
-    client.close()
     server.shutdown()
 
 

@@ -148,18 +148,14 @@ def test_bad_start_date_is_a_config_error_naming_the_setting(tmp_path: Path) -> 
 def test_client_skips_a_missing_object_and_names_other_client_errors(start_intercom: Any) -> None:
     url = start_intercom(contacts=3, conversations=2, tickets=1)
     client = IntercomClient(base_url=url, access_token="sandbox-intercom-token", api_version="2.14")
-    try:
-        assert client.get("/conversations/987654321", missing_ok=True) is None
-        with pytest.raises(IntercomError, match=r"Intercom answered 404 to GET /contacts/nope"):
-            client.get("/contacts/nope")
-        bad_version = IntercomClient(
-            base_url=url, access_token="sandbox-intercom-token", api_version="1.9"
-        )
-        with pytest.raises(IntercomError, match="intercom_version_invalid"):
-            bad_version.get("/admins")
-        bad_version.close()
-    finally:
-        client.close()
+    assert client.get("/conversations/987654321", missing_ok=True) is None
+    with pytest.raises(IntercomError, match=r"Intercom answered 404 to GET /contacts/nope"):
+        client.get("/contacts/nope")
+    bad_version = IntercomClient(
+        base_url=url, access_token="sandbox-intercom-token", api_version="1.9"
+    )
+    with pytest.raises(IntercomError, match="intercom_version_invalid"):
+        bad_version.get("/admins")
 
 
 def test_conversation_gone_between_search_and_detail_is_skipped(

@@ -15,17 +15,16 @@ from tap_intercom_events.paging import SliceSearch
 BUSY_SECOND = HISTORY_END + 120
 
 
-def slice_search(url: str, page_size: int) -> tuple[SliceSearch, IntercomClient]:
+def slice_search(url: str, page_size: int) -> SliceSearch:
     config = make_config(url)
     client = IntercomClient(base_url=url, access_token=config["access_token"], api_version="2.14")
-    search = SliceSearch(
+    return SliceSearch(
         client,
         path="/conversations/search",
         results_key="conversations",
         page_size=page_size,
         logger=logging.getLogger("test"),
     )
-    return search, client
 
 
 @pytest.mark.parametrize(
@@ -46,11 +45,8 @@ def test_slices_return_every_conversation_once_with_a_crowded_second(
     mutate(url, *({"action": "note", "conversation_id": cid, "at": BUSY_SECOND} for cid in crowd))
     if quirks:
         control(url, "quirks", quirks)
-    search, client = slice_search(url, page_size=5)
-    try:
-        slices = list(search.read_slices(0))
-    finally:
-        client.close()
+    search = slice_search(url, page_size=5)
+    slices = list(search.read_slices(0))
 
     ids = [str(item["id"]) for s in slices for item in s.items]
     assert sorted(ids) == sorted(str(c["id"]) for c in conversations)  # each once
