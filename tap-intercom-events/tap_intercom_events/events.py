@@ -376,6 +376,43 @@ def _read_seed(
     )
 
 
+def search_item_proves_no_event(item: Mapping[str, Any], window: SyncWindow) -> bool:
+    """Whether a conversation's SEARCH item (no parts) proves it holds no event of the window,
+    so its detail is not needed when neither the conversation nor its parts are emitted.
+
+    Mirrors the rules of conversation_event_seeds with the parts unknown; in doubt, False:
+    - Created: `created_at` not after the event floor;
+    - Replied: `statistics.last_contact_reply_at` (every contact reply moves it) present and not
+      after the floor; null statistics or no such field: unknown;
+    - Rated: no rating, or one whose `updated_at` (2.14+) is not after the floor; without
+      `updated_at` (2.11-2.13) a rating may be new whenever a change is unexplained: unknown;
+    - Read: `read` not true; or a Read key not newer than the floor and no change since it
+      (`updated_at` not after the floor), as `read_became_true_after` needs the parts otherwise.
+    Admin-only changes (notes, admin replies, assignments) of an unread conversation are skipped.
+    """
+    floor = window.events_after
+    created_at = as_epoch(item.get("created_at"))
+    if created_at is None or created_at > floor:
+        return False
+    statistics = item.get("statistics")
+    if not isinstance(statistics, Mapping) or "last_contact_reply_at" not in statistics:
+        return False
+    last_contact_reply = as_epoch(statistics.get("last_contact_reply_at"))
+    if last_contact_reply is not None and last_contact_reply > floor:
+        return False
+    rating = item.get("conversation_rating")
+    if isinstance(rating, Mapping) and rating.get("rating") is not None:
+        rated_at = as_epoch(rating.get("updated_at"))
+        if rated_at is None or rated_at > floor:
+            return False
+    if item.get("read") is True:
+        key_time = as_epoch(statistics.get("last_admin_reply_at")) or created_at
+        updated_at = as_epoch(item.get("updated_at"))
+        if key_time > floor or updated_at is None or updated_at > floor:
+            return False
+    return True
+
+
 def _is_state_change(part: Mapping[str, Any]) -> bool:
     new, old = part.get("ticket_state"), part.get("previous_ticket_state")
     return new is not None and old is not None and str(new) != str(old)

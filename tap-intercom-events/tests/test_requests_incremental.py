@@ -14,7 +14,6 @@ from tap_intercom_events_testing import run_tap_in_process as run_tap
 
 from api_sandbox.testing import control
 from tap_intercom_events import events
-from tap_intercom_events.conversations import search_item_proves_no_event
 from tap_intercom_events.window import SyncWindow
 
 RUN_1 = HISTORY_END + 3600
@@ -49,7 +48,7 @@ def test_the_search_item_rule_never_hides_an_event(start_intercom: Any) -> None:
             rated = bool((detail.get("conversation_rating") or {}).get("rating"))
             for floor in floors:
                 window = SyncWindow(lower=floor, end=RUN_1 - 1, events_after=floor, floor=floor)
-                if search_item_proves_no_event(item, window):
+                if events.search_item_proves_no_event(item, window):
                     skipped += 1
                     assert list(events.conversation_event_seeds(detail, window)) == []
                     assert not (detail is older and rated)
