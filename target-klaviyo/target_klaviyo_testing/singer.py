@@ -103,6 +103,20 @@ def lines(messages: list[dict[str, Any]]) -> str:
     return "".join(json.dumps(m) + "\n" for m in messages)
 
 
+def contacts_and_events(
+    events: list[dict[str, Any]] = (),  # type: ignore[assignment]
+    contacts: list[dict[str, Any]] = (),  # type: ignore[assignment]
+    state: dict[str, Any] | None = None,
+) -> str:
+    """Singer input: contacts, then conversation_events, then one STATE when given."""
+    messages = [schema_message("contacts"), schema_message("conversation_events")]
+    messages += [record_message("contacts", r) for r in contacts]
+    messages += [record_message("conversation_events", r) for r in events]
+    if state is not None:
+        messages.append(state_message(state))
+    return lines(messages)
+
+
 def conversation_event(
     conversation: int,
     contact: int,

@@ -19,11 +19,8 @@ from target_klaviyo_testing.cli import run_cli, stopped_lines
 from target_klaviyo_testing.harness import Klaviyo, run_target
 from target_klaviyo_testing.singer import (
     contact,
+    contacts_and_events,
     conversation_event,
-    lines,
-    record_message,
-    schema_message,
-    state_message,
 )
 
 from target_klaviyo.errors import KlaviyoError
@@ -32,19 +29,6 @@ from target_klaviyo.refusals import SYSTEMIC_AFTER, SystemicRejectionError
 
 REPO = Path(__file__).resolve().parents[2]
 EVENTS_BULK = "POST /api/event-bulk-create-jobs"
-
-
-def singer(
-    events: list[dict[str, Any]] = (),  # type: ignore[assignment]
-    contacts: list[dict[str, Any]] = (),  # type: ignore[assignment]
-    state: dict[str, Any] | None = None,
-) -> str:
-    messages = [schema_message("contacts"), schema_message("conversation_events")]
-    messages += [record_message("contacts", r) for r in contacts]
-    messages += [record_message("conversation_events", r) for r in events]
-    if state is not None:
-        messages.append(state_message(state))
-    return lines(messages)
 
 
 def replies(n: int) -> list[dict[str, Any]]:
@@ -63,7 +47,7 @@ def test_every_bulk_request_refused_without_a_pointer_stops_the_run(
 ) -> None:
     klaviyo.control("behaviour", {"unexplained_rejections": "bulk"})
     config = klaviyo.config(max_concurrency=2)
-    run = run_target(config, singer(replies(300), state={"at": 1}), caplog)
+    run = run_target(config, contacts_and_events(replies(300), state={"at": 1}), caplog)
     assert isinstance(run.error, SystemicRejectionError)
     assert "without naming an item" in str(run.error)
     assert "nothing was dead-lettered" in str(run.error)
@@ -81,7 +65,7 @@ def test_every_profile_import_refused_without_a_pointer_stops_the_run(
     klaviyo.control("behaviour", {"unexplained_rejections": "all"})
     config = klaviyo.config(max_concurrency=2)
     contacts = [contact(i) for i in range(45)]  # fewer than profile_import_below: one by one
-    run = run_target(config, singer(contacts=contacts, state={"at": 2}), caplog)
+    run = run_target(config, contacts_and_events(contacts=contacts, state={"at": 2}), caplog)
     # Stopped by the refusals, or earlier by a refused look-up of who holds an identifier.
     assert isinstance(run.error, KlaviyoError)
     assert run.state_lines == []
@@ -95,7 +79,7 @@ def test_a_lone_refused_event_in_a_run_klaviyo_accepted_nothing_of_is_not_taken_
     """Too few requests to reach the limit: at the state barrier nothing was accepted, so the
     refusals cannot be told from a systemic one; the run stops instead of dead-lettering."""
     klaviyo.control("behaviour", {"unexplained_rejections": "bulk"})
-    run = run_target(klaviyo.config(), singer(replies(3), state={"at": 3}), caplog)
+    run = run_target(klaviyo.config(), contacts_and_events(replies(3), state={"at": 3}), caplog)
     assert isinstance(run.error, SystemicRejectionError)
     assert "accepted none" in str(run.error)
     assert run.state_lines == []
@@ -115,7 +99,7 @@ def test_a_half_written_dead_letter_line_is_left_alone_and_reported(
     whole = '{"stream": "contacts", "reason": "an earlier reason", "detail": "x", "record": {}}\n'
     letters.write_text(whole + '{"stream": "conversation_events", "reason": "REJ')  # a full disk
     nobody = conversation_event(1, 1, part=1, contact_email=None, contact_external_id=None)
-    result = run_cli(klaviyo.config(), singer([nobody], state={"at": 4}), tmp_path)
+    result = run_cli(klaviyo.config(), contacts_and_events([nobody], state={"at": 4}), tmp_path)
     # 3: the run read more than it delivered (a dead letter), which is not a failure to run.
     assert result.returncode in (0, 3), result.stderr[-2000:]
     assert json.loads(result.stdout) == {"at": 4}
@@ -141,7 +125,7 @@ def test_a_dead_letter_that_cannot_be_written_stops_the_run_before_its_state(
     """/dev/full: every write fails as on a full disk (a child process: the in-process harness
     would read the dead-letter file back)."""
     nobody = conversation_event(1, 1, part=1, contact_email=None, contact_external_id=None)
-    text = singer([conversation_event(2, 2, part=2), nobody], state={"at": 5})
+    text = contacts_and_events([conversation_event(2, 2, part=2), nobody], state={"at": 5})
     result = run_cli(klaviyo.config(dead_letter_path="/dev/full"), text, tmp_path)
     assert result.returncode == 1
     [line] = stopped_lines(result.stderr)
@@ -168,9 +152,11 @@ def test_oversized_custom_attributes_are_dropped_and_the_rest_of_the_profile_del
     config = klaviyo.config(profile_import_below=import_below)
     # The same people known to Klaviyo under their old names: the big records must update them.
     before = [contact(n, name=f"Old Name{n}") for n in (1, 2, 3)]
-    assert run_target(config, singer(contacts=before), caplog).error is None
+    assert run_target(config, contacts_and_events(contacts=before), caplog).error is None
     assert {p["first_name"] for p in klaviyo.profiles()} == {"Old"}
-    run = run_target(config, singer(contacts=[one_big, five_mid, small], state={"at": 6}), caplog)
+    run = run_target(
+        config, contacts_and_events(contacts=[one_big, five_mid, small], state={"at": 6}), caplog
+    )
     assert run.error is None, run.log[-3000:]
     assert run.state_lines == [{"at": 6}]
     assert run.dead_letters == []
@@ -195,7 +181,7 @@ def test_an_event_too_big_for_a_request_loses_its_largest_properties_only(
     blobs = {f"file{i:02d}": "x" * 90_000 for i in range(60)}  # 5.4 MB of properties
     big = conversation_event(1, 1, part=1, custom_attributes={**blobs, "plan": "pro"})
     others = [conversation_event(i, i, part=i) for i in (2, 3)]
-    run = run_target(klaviyo.config(), singer([big, *others], state={"at": 7}), caplog)
+    run = run_target(klaviyo.config(), contacts_and_events([big, *others], state={"at": 7}), caplog)
     assert run.error is None, run.log[-3000:]
     assert run.dead_letters == []
     assert run.state_lines == [{"at": 7}]
@@ -216,7 +202,7 @@ def test_a_key_a_header_cannot_carry_stops_with_one_line_and_is_never_printed(
 ) -> None:
     secret = "SecretKeyTail42"
     key = "pk_" + inside + secret
-    text = singer([conversation_event(1, 1, part=1)], state={"at": 8})
+    text = contacts_and_events([conversation_event(1, 1, part=1)], state={"at": 8})
     result = run_cli(klaviyo.config(api_key=key), text, tmp_path)
     assert result.returncode == 1
     [line] = stopped_lines(result.stderr)

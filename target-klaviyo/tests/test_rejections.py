@@ -18,11 +18,8 @@ from target_klaviyo_testing.harness import Klaviyo, run_target
 from target_klaviyo_testing.proxy import Unnamed
 from target_klaviyo_testing.singer import (
     contact,
+    contacts_and_events,
     conversation_event,
-    lines,
-    record_message,
-    schema_message,
-    state_message,
 )
 
 from target_klaviyo.items import REJECTED
@@ -32,19 +29,6 @@ from target_klaviyo.items import REJECTED
 def unnamed(klaviyo: Klaviyo) -> Iterator[Unnamed]:
     with Unnamed(klaviyo.url) as proxy:
         yield proxy
-
-
-def singer(
-    events: list[dict[str, Any]] = (),  # type: ignore[assignment]
-    contacts: list[dict[str, Any]] = (),  # type: ignore[assignment]
-    state: dict[str, Any] | None = None,
-) -> str:
-    messages = [schema_message("contacts"), schema_message("conversation_events")]
-    messages += [record_message("contacts", r) for r in contacts]
-    messages += [record_message("conversation_events", r) for r in events]
-    if state is not None:
-        messages.append(state_message(state))
-    return lines(messages)
 
 
 def events(n: int, poison: set[int]) -> list[dict[str, Any]]:
@@ -63,7 +47,7 @@ def test_a_rejection_naming_no_item_is_bisected_to_the_bad_event(
     n, poison = 200, {37}
     with Unnamed(klaviyo.url, with_pointer=with_pointer) as proxy:
         config = klaviyo.config(api_url=proxy.url)
-        run = run_target(config, singer(events(n, poison), state={"at": 1}), caplog)
+        run = run_target(config, contacts_and_events(events(n, poison), state={"at": 1}), caplog)
     assert run.error is None
     assert run.state_lines == [{"at": 1}]
     [letter] = run.dead_letters
@@ -83,7 +67,9 @@ def test_several_bad_events_each_cost_only_themselves(
 ) -> None:
     n, poison = 300, {0, 150, 299}
     run = run_target(
-        klaviyo.config(api_url=unnamed.url), singer(events(n, poison), state={"at": 2}), caplog
+        klaviyo.config(api_url=unnamed.url),
+        contacts_and_events(events(n, poison), state={"at": 2}),
+        caplog,
     )
     assert run.error is None
     assert run.state_lines == [{"at": 2}]
@@ -100,7 +86,7 @@ def test_a_profile_job_naming_no_profile_is_bisected(
     contacts[63]["name"] = "poison pill"
     run = run_target(
         klaviyo.config(api_url=unnamed.url, profile_import_below=1),
-        singer(contacts=contacts),
+        contacts_and_events(contacts=contacts),
         caplog,
     )
     assert run.error is None
@@ -115,9 +101,9 @@ def test_resends_refused_as_stored_count_as_delivered(
 ) -> None:
     klaviyo.control("behaviour", {"stored_duplicates": "reject"})
     first = events(40, set())
-    assert run_target(klaviyo.config(), singer(first[:25]), caplog).error is None
+    assert run_target(klaviyo.config(), contacts_and_events(first[:25]), caplog).error is None
     # A rerun after a crash: the first 25 again (in the same requests as new ones) and 15 new.
-    run = run_target(klaviyo.config(), singer(first, state={"done": True}), caplog)
+    run = run_target(klaviyo.config(), contacts_and_events(first, state={"done": True}), caplog)
     assert run.error is None
     assert run.dead_letters == []
     assert run.state_lines == [{"done": True}]
