@@ -32,6 +32,8 @@ def target_lines(report: dict[str, Any]) -> list[str]:
     ]
     lines += [f"    {metric}: {n:,}" for metric, n in sorted(report["events_by_metric"].items())]
     lines += [
+        f"  events resent from the tap's lookback (possibly already in Klaviyo): "
+        f"{report['events_resent_from_lookback']:,}",
         f"  profile records accepted: {report['profiles_upserted']:,} "
         "(Klaviyo makes one profile of records sharing an email)",
         f"  dead letters of this run: {sum(dead.values()):,}"
