@@ -136,11 +136,9 @@ class Runtime:
         atexit.register(self.close)
 
     @classmethod
-    def from_config(
-        cls, config: Mapping[str, Any], *, defaults: Mapping[str, Any], user_agent: str
-    ) -> Runtime:
+    def from_config(cls, config: Mapping[str, Any], *, user_agent: str) -> Runtime:
         now = time.time()
-        settings = Settings.from_config(config, defaults=defaults, now=now)
+        settings = Settings.from_config(config, now=now)
         return cls(settings, user_agent=user_agent, started_at=now)
 
     def directory(self) -> Directory:

@@ -140,10 +140,9 @@ class Settings:
     replay: Replay | None = None  # None: an incremental run
 
     @classmethod
-    def from_config(
-        cls, config: Mapping[str, Any], *, defaults: Mapping[str, Any], now: float
-    ) -> Settings:
-        """`defaults` are the config schema's (the one place they are written)."""
+    def from_config(cls, config: Mapping[str, Any], *, now: float) -> Settings:
+        """The settings, each absent one at CONFIG_SCHEMA's default (the one place it is written)."""
+        defaults = DEFAULTS
         problems: list[str] = []
         start_date = 0
         if config.get("start_date") not in (None, ""):
@@ -347,6 +346,9 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         ),
     ),
 ).to_dict()
+DEFAULTS: dict[str, Any] = {
+    name: spec["default"] for name, spec in CONFIG_SCHEMA["properties"].items() if "default" in spec
+}
 
 
 def stored_epoch(state: Mapping[str, Any], key: str, stream: str) -> int | None:

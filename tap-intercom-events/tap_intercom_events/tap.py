@@ -65,15 +65,8 @@ class TapIntercomEvents(Tap):
     @cached_property
     def run(self) -> Runtime:
         """This sync's shared objects, built once from the config (before the streams)."""
-        defaults = {
-            name: spec.get("default")
-            for name, spec in self.config_jsonschema["properties"].items()
-            if "default" in spec
-        }
         try:
-            run = Runtime.from_config(
-                self.config, defaults=defaults, user_agent=f"{self.name}/{self.plugin_version}"
-            )
+            run = Runtime.from_config(self.config, user_agent=f"{self.name}/{self.plugin_version}")
         except SettingsError as exc:
             raise ConfigValidationError(str(exc), errors=exc.problems) from None
         run.syncing = TapIntercomEvents.syncing
