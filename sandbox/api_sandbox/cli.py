@@ -59,6 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     data.add_argument("--intercom-token", default=IntercomSettings.token)
     data.add_argument(
+        "--workspace-id",
+        default=IntercomSettings.workspace_id,
+        help="the workspace's id_code (GET /me app.id_code)",
+    )
+    data.add_argument(
         "--intercom-rate-limit",
         type=int,
         default=IntercomSettings.rate_limit_per_minute,
@@ -128,6 +133,7 @@ def _settings(args: argparse.Namespace) -> tuple[IntercomSettings | None, Klaviy
         conversations=args.conversations,
         tickets=args.tickets,
         now=args.now,
+        workspace_id=args.workspace_id,
         faults=faults,
     )
     klaviyo = KlaviyoSettings(

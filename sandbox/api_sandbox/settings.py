@@ -42,6 +42,9 @@ class IntercomSettings:
     conversations: int = 400
     tickets: int = 100
     now: int | None = None  # epoch seconds the generated history ends at; None: the current time
+    # the workspace's `id_code` (GET /me `app.id_code`, `workspace_id` on contacts and ticket
+    # types): two stand-ins with different ones are two workspaces whose ids may repeat
+    workspace_id: str = "ecahpwf5"
     faults: FaultSettings = field(default_factory=FaultSettings)
 
 

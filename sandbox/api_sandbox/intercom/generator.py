@@ -170,7 +170,15 @@ def reference_data(
     return admins, teams, tags, ticket_types, ticket_states
 
 
-def generate(seed: int, contacts: int, conversations: int, tickets: int, now: int) -> Workspace:
+def generate(
+    seed: int,
+    contacts: int,
+    conversations: int,
+    tickets: int,
+    now: int,
+    *,
+    workspace_id: str = "ecahpwf5",
+) -> Workspace:
     started = time.perf_counter()
     rng = random.Random(seed)
     admins, teams, tags, ticket_types, ticket_states = reference_data(now)
@@ -189,6 +197,7 @@ def generate(seed: int, contacts: int, conversations: int, tickets: int, now: in
         next_conversation_id=FIRST_CONVERSATION_ID,
         next_ticket_id=FIRST_TICKET_ID,
         next_source_id=FIRST_SOURCE_ID,
+        workspace_id=workspace_id,
     )
     builder = _Builder(rng, workspace)
     for index in range(contacts):

@@ -359,6 +359,7 @@ class Workspace:
     next_ticket_id: int
     next_source_id: int
     generation_seconds: float = 0.0
+    workspace_id: str = "ecahpwf5"  # the workspace's id_code (IntercomSettings.workspace_id)
     version: int = 0  # bumped on every change, so cached search results are dropped
     last_contact_edit_clock: float = 0.0  # wall-clock time of the latest edit_contact
 

@@ -25,7 +25,6 @@ from api_sandbox.intercom.model import (
     conversation_facts,
 )
 
-WORKSPACE_ID = "ecahpwf5"
 PART_CAP = 500  # "we will return the 500 most recent conversation parts"
 CONTACT_TAG_REFS = 10  # a contact object lists at most 10 tag refs, with has_more
 BOT = {"type": "bot", "id": BOT_ID, "name": "Fin", "email": "operator+ecahpwf5@intercom.io"}
@@ -91,7 +90,7 @@ def me(ws: Workspace, admin_record: Admin) -> dict[str, Any]:
     data = admin(admin_record)
     data["app"] = {
         "type": "app",
-        "id_code": WORKSPACE_ID,
+        "id_code": ws.workspace_id,
         "name": "Sandbox Workspace",
         "created_at": ws.now - 30 * 86_400,
         "secure": False,
@@ -134,7 +133,7 @@ def ticket_type(
         "name": ticket_type.name,
         "description": ticket_type.description,
         "icon": ticket_type.icon,
-        "workspace_id": WORKSPACE_ID,
+        "workspace_id": ws.workspace_id,
         "archived": False,
         "created_at": ticket_type.created_at,
         "updated_at": ticket_type.updated_at,
@@ -183,7 +182,7 @@ def contact(ws: Workspace, c: Contact, version: int) -> dict[str, Any]:
     data: dict[str, Any] = {
         "type": "contact",
         "id": c.id,
-        "workspace_id": WORKSPACE_ID,
+        "workspace_id": ws.workspace_id,
         "external_id": c.external_id,
         "role": c.role,
         "email": c.email,

@@ -73,7 +73,12 @@ class IntercomState:
                 raise ValueError(msg)
         now = settings.now if settings.now is not None else int(self.now())
         return generate(
-            settings.seed, settings.contacts, settings.conversations, settings.tickets, now
+            settings.seed,
+            settings.contacts,
+            settings.conversations,
+            settings.tickets,
+            now,
+            workspace_id=settings.workspace_id,
         )
 
     def reset(self, **changes: int | None) -> Workspace:
