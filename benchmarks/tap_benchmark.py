@@ -11,7 +11,8 @@ The lower bound is the FEWEST requests the data needs, computed from the stand-i
   the selected events name (a search by id returns up to 150 a page);
 - one detail GET per conversation and ticket (their parts are only in the detail);
 - `GET /contacts/{id}/tags` for each contact with more than 10 tags (`contacts` selected);
-- the list endpoints admins, teams, tags once each, ticket_types when selected.
+- the list endpoints admins, teams, tags once each, ticket_types when selected, and `GET /me` once
+  (the workspace every event record names).
 
 Prints, per run: requests made, that minimum, bound / wall time (the ratio; 1.0 is the limit), 429s
 and the tap's peak RSS. Two selections: `meltano` (contacts, conversation_events, ticket_events, what
@@ -83,7 +84,7 @@ def fewest_requests(url: str, streams: tuple[str, ...]) -> dict[str, int]:
     need: dict[str, int] = {}
     with_events = bool(selected & {"conversation_events", "ticket_events"})
     if with_events or "contacts" in selected:
-        need["admins, teams, tags"] = 3
+        need["admins, teams, tags, me"] = 4
     if "ticket_types" in selected:
         need["ticket_types"] = 1
     if selected & CONVERSATION_STREAMS:

@@ -47,6 +47,7 @@ class Lookups:
     teams: Mapping[str, str] = field(default_factory=dict)  # id -> name
     tags: Mapping[str, str] = field(default_factory=dict)  # id -> name
     contacts: Mapping[str, Json] = field(default_factory=dict)  # id -> contact object (or None)
+    workspace_id: str | None = None  # the workspace's id_code (lookups.Directory.workspace_id)
 
 
 def iso_time(epoch: int | float | None) -> str | None:
@@ -483,6 +484,7 @@ def _record(
         "metric": seed.metric,
         "occurred_at": iso_time(seed.occurred_at),
         "from_lookback": window is not None and window.reemits(seed.earliest_possible),
+        "workspace_id": lookups.workspace_id,
         "object_type": object_type,
         **object_fields,
         "part_id": seed.part_id,

@@ -160,11 +160,16 @@ def _as_contact(contact_id: str, entry: _Entry) -> Json:
 
 @dataclass(frozen=True)
 class Directory:
-    """Admins, teams and tags as Intercom lists them (each listed once per run), and their names."""
+    """Admins, teams and tags as Intercom lists them (each listed once per run), their names, and
+    the workspace the token belongs to."""
 
     admins: list[Json]
     teams: list[Json]
     tags: list[Json]
+    # The workspace's id_code (`GET /me` `app.id_code`): every event record carries it, so that
+    # events of two workspaces sent to one Klaviyo account can be told apart (README, "Several
+    # workspaces, one Klaviyo account").
+    workspace_id: str | None = None
 
     def names(self) -> tuple[dict[str, Json], dict[str, str], dict[str, str]]:
         """Admins (id -> object), teams (id -> name), tags (id -> name)."""
@@ -176,7 +181,10 @@ class Directory:
 
 
 def fetch_directory(client: IntercomClient) -> Directory:
+    app = (client.get("/me") or {}).get("app")
+    workspace_id = app.get("id_code") if isinstance(app, dict) else None
     return Directory(
+        workspace_id=str(workspace_id) if workspace_id else None,
         admins=list((client.get("/admins") or {}).get("admins") or []),
         teams=list((client.get("/teams") or {}).get("teams") or []),
         tags=list((client.get("/tags") or {}).get("data") or []),

@@ -188,7 +188,13 @@ class Runtime:
         """Admin, team and tag names plus the given contacts."""
         self.directory()
         admins, teams, tags = self._names
-        return Lookups(admins=admins, teams=teams, tags=tags, contacts=contacts or {})
+        return Lookups(
+            admins=admins,
+            teams=teams,
+            tags=tags,
+            contacts=contacts or {},
+            workspace_id=self.directory().workspace_id,
+        )
 
     def close(self) -> None:
         """Log the run's summary once, write its report and stop its thread pool."""

@@ -442,6 +442,8 @@ _EVENT_COMMON = (
     th.Property("occurred_at", th.DateTimeType, required=True),
     # At or before the stored event floor: re-read by the lookback, possibly emitted before.
     th.Property("from_lookback", th.BooleanType, required=True),
+    # The Intercom workspace (`app.id_code` of GET /me) the event happened in.
+    th.Property("workspace_id", th.StringType(nullable=True)),
     th.Property("object_type", th.StringType, required=True),
     th.Property("conversation_id", th.StringType(nullable=True)),
     th.Property("ticket_id", th.StringType(nullable=True)),

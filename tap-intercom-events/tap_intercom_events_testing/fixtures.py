@@ -25,6 +25,7 @@ def start_intercom() -> Iterator[Callable[..., str]]:
         faults: FaultSettings | None = None,
         rate_limit_per_minute: int = 10_000,
         rate_window_seconds: float = 10.0,
+        workspace_id: str = "ecahpwf5",
     ) -> str:
         settings = IntercomSettings(
             contacts=contacts,
@@ -34,6 +35,7 @@ def start_intercom() -> Iterator[Callable[..., str]]:
             now=HISTORY_END,
             rate_limit_per_minute=rate_limit_per_minute,
             rate_window_seconds=rate_window_seconds,
+            workspace_id=workspace_id,
             faults=faults or FaultSettings(),
         )
         sandbox = BackgroundSandbox(settings).start()

@@ -13,6 +13,7 @@ LOOKUPS = Lookups(
     admins={"11": {"id": "11", "name": "Ana Admin", "email": "ana@support.test"}},
     teams={"21": "Billing"},
     tags={"31": "vip", "32": "churn-risk"},
+    workspace_id="abc123de",
     contacts={
         "c1": {
             "id": "c1",
@@ -104,6 +105,7 @@ def test_contact_started_conversation_gives_created_and_replied_with_properties(
         "metric": "Created Conversation",
         "occurred_at": "2023-11-14T22:13:20+00:00",
         "from_lookback": False,
+        "workspace_id": "abc123de",
         "object_type": "conversation",
         "conversation_id": "100",
         "ticket_id": None,

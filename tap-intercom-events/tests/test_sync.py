@@ -56,11 +56,14 @@ def assert_events_match_ledger(
 
 
 def test_full_sync_emits_exactly_the_ledger_and_complete_lookups(start_intercom: Any) -> None:
-    url = start_intercom(seed=11)
+    url = start_intercom(seed=11, workspace_id="q7w3e9rt")
     result = run_tap_in_process(make_config(url), now=RUN_1)
     ledger = ledger_keys(url)
     assert len(ledger) > 50  # the data set is not trivially small
     assert_events_match_ledger(result.events(), ledger)
+    # Every event names its workspace (GET /me app.id_code); its id does not.
+    assert {e["workspace_id"] for e in result.events()} == {"q7w3e9rt"}
+    assert not any("q7w3e9rt" in e["event_id"] for e in result.events())
 
     # Each event's contact columns are the contact's own (dataset = the stand-in's raw objects).
     contacts = {c["id"]: c for c in dataset(url, "contacts")}
