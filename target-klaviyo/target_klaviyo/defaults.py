@@ -13,6 +13,7 @@ _EVENT_IDENTITY = {
     "phone_field": "contact_phone",
     "external_id_field": "contact_external_id",
     "person_field": "contact_id",
+    "source_field": "workspace_id",
 }
 
 CONVERSATION_EVENT_PROPERTIES = {

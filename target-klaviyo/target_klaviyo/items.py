@@ -67,6 +67,8 @@ class EventItem:
     # Re-emitted from the tap's lookback (the mapping's lookback_field): possibly in Klaviyo
     # already, so counted apart from new deliveries.
     resent: bool = False
+    # Where the event comes from (the mapping's source_field), carried in `source_property`.
+    source: str | None = None
 
 
 @dataclass

@@ -12,9 +12,14 @@ per metric and UTC day (reconciliation.py).
    limiters. Each page is matched as it arrives: memory holds a page, never the window. An event
    read is matched by metric and the id carried in the `unique_id_property` event property
    (Klaviyo's read does not return `unique_id`: docs/api-assumptions.md); one whose id the input
-   did not hold is counted, never deleted.
+   did not hold is counted, never deleted. When both carry a source (`source_property`: the
+   Intercom workspace), an event of another source under the same id is not a match: it is what
+   Klaviyo kept when it dropped this source's event as a repeat (two workspaces whose ids repeat,
+   the same person; docs/api-assumptions.md I21).
 3. The missing events go out through the normal bulk sender, stream by stream, in full bulk
-   requests; what Klaviyo accepted is counted per metric from the run's counters.
+   requests; what Klaviyo accepted is counted per metric from the run's counters. An event held
+   only under another source's event goes out as `<unique_id>@<source>` (the `Unique ID`
+   property keeps its id), since under its own unique_id Klaviyo would drop it again.
 """
 
 from __future__ import annotations
@@ -65,7 +70,9 @@ CREATE TABLE expected (
     identity BLOB NOT NULL,
     resource BLOB NOT NULL,
     record BLOB NOT NULL,
+    source TEXT,
     found INTEGER NOT NULL DEFAULT 0,
+    other INTEGER NOT NULL DEFAULT 0,  -- events of another source read under its unique_id
     PRIMARY KEY (metric, unique_id)
 ) WITHOUT ROWID;
 """
@@ -106,6 +113,7 @@ class Reconciler:
         stats: RunStats,
         revision: str,
         id_property: str | None,
+        source_property: str | None,
         report_only: bool,
         report_path: str,
         fail_on: str,
@@ -119,6 +127,7 @@ class Reconciler:
         self.stats = stats
         self.page_size = events_page_size(revision)
         self.id_property = id_property
+        self.source_property = source_property
         self.events_per_request = events_per_request
         self.max_request_bytes = max_request_bytes
         self.tally = Tally(report_only=report_only)
@@ -157,12 +166,13 @@ class Reconciler:
                             identity,
                             encoded,
                             encode_record(item.record),
+                            item.source,
                         )
                     )
         with self._lock:
             self._db.executemany(
                 "INSERT OR IGNORE INTO expected (stream, metric, unique_id, time, day, identity,"
-                " resource, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " resource, record, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
 
@@ -212,14 +222,16 @@ class Reconciler:
         self.pool.wait_all()
         self._look_back(start, ids)
         with self._lock:
-            for metric, day, found, held in self._db.execute(
-                "SELECT metric, day, SUM(found > 0), SUM(MAX(found - 1, 0)) FROM expected"
+            for metric, day, found, held, collided in self._db.execute(
+                "SELECT metric, day, SUM(found > 0), SUM(MAX(found - 1, 0)),"
+                " SUM(found = 0 AND other > 0) FROM expected"
                 " WHERE time IS NOT NULL GROUP BY metric, day"
             ).fetchall():
                 row = tally.row(metric, day)
                 row.in_klaviyo = found
                 row.missing = row.expected - found
                 row.held_twice = held
+                row.collided = collided
         tally.seconds["read"] = round(time.monotonic() - clock, 1)
         if not tally.report_only:
             clock = time.monotonic()
@@ -287,43 +299,51 @@ class Reconciler:
                 return
 
     def _match(self, metric: str, events: list[dict[str, Any]], *, counted: bool = True) -> None:
-        """Mark the expected events among `events`; with `counted`, the others are counted as
-        not produced by the input."""
-        ids: list[str] = []
+        """Mark the expected events among `events`; with `counted`, the others (another
+        source's events under an expected id among them) are counted as not produced by the
+        input."""
+        read: list[tuple[str, str | None, str]] = []  # (unique id, source, day)
         unmatched_days: dict[str, int] = {}
         for event in events:
             attributes = event.get("attributes") or {}
             properties = attributes.get("event_properties") or {}
+            day = day_of(str(attributes.get("datetime") or ""))
             value = properties.get(self.id_property) if self.id_property else None
-            moment = str(attributes.get("datetime") or "")
-            if isinstance(value, str) and value:
-                ids.append(value)
-            else:
-                day = day_of(moment)
+            if not (isinstance(value, str) and value):
                 unmatched_days[day] = unmatched_days.get(day, 0) + 1
                 continue
+            source = properties.get(self.source_property) if self.source_property else None
+            read.append((value, source if isinstance(source, str) and source else None, day))
         with self._lock:
-            known: set[str] = set()
+            sources: dict[str, str | None] = {}  # expected unique id -> its source
+            ids = [value for value, _, _ in read]
             for start in range(0, len(ids), 500):
                 part = ids[start : start + 500]
                 marks = ",".join("?" for _ in part)
-                known.update(
-                    row[0]
-                    for row in self._db.execute(
-                        f"SELECT unique_id FROM expected WHERE metric = ? AND unique_id IN ({marks})",
+                sources.update(
+                    self._db.execute(
+                        f"SELECT unique_id, source FROM expected WHERE metric = ?"
+                        f" AND unique_id IN ({marks})",
                         [metric, *part],
-                    )
+                    ).fetchall()
                 )
+            found: list[tuple[str, str]] = []
+            other: list[tuple[str, str]] = []
+            for value, source, day in read:
+                if value in sources:
+                    mine = sources[value]
+                    # An event sent before sources were carried matches any source.
+                    if source is None or mine is None or source == mine:
+                        found.append((metric, value))
+                        continue
+                    other.append((metric, value))
+                unmatched_days[day] = unmatched_days.get(day, 0) + 1
             self._db.executemany(
-                "UPDATE expected SET found = found + 1 WHERE metric = ? AND unique_id = ?",
-                [(metric, unique_id) for unique_id in ids if unique_id in known],
+                "UPDATE expected SET found = found + 1 WHERE metric = ? AND unique_id = ?", found
             )
-            for event in events:
-                attributes = event.get("attributes") or {}
-                value = (attributes.get("event_properties") or {}).get(self.id_property or "")
-                if isinstance(value, str) and value and value not in known:
-                    day = day_of(str(attributes.get("datetime") or ""))
-                    unmatched_days[day] = unmatched_days.get(day, 0) + 1
+            self._db.executemany(
+                "UPDATE expected SET other = other + 1 WHERE metric = ? AND unique_id = ?", other
+            )
             for day, count in unmatched_days.items() if counted else ():
                 self.tally.row(metric, day).not_produced += count
 
@@ -377,29 +397,39 @@ class Reconciler:
         while True:
             with self._lock:
                 rows = self._db.execute(
-                    "SELECT metric, unique_id, identity, resource, record FROM expected"
-                    " WHERE stream = ? AND found = 0 AND time IS NOT NULL"
+                    "SELECT metric, unique_id, identity, resource, record, source, other"
+                    " FROM expected WHERE stream = ? AND found = 0 AND time IS NOT NULL"
                     " AND (metric, unique_id) > (?, ?) ORDER BY metric, unique_id LIMIT ?",
                     (stream, *last, HEAL_BATCH),
                 ).fetchall()
             if not rows:
                 return
             last = (rows[-1][0], rows[-1][1])
-            yield [
-                EventItem(
-                    record=_DECODE.decode(record),
-                    identity=Identity(*_DECODE.decode(identity)),
-                    metric=metric,
-                    unique_id=unique_id,
-                    resource=_DECODE.decode(resource),
-                )
-                for metric, unique_id, identity, resource, record in rows
-            ]
+            yield [_missing_item(row) for row in rows]
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
         self._dir.cleanup()
+
+
+def _missing_item(row: tuple[str, str, bytes, bytes, bytes, str | None, int]) -> EventItem:
+    """A missing event (an index row) as the sender takes it; one Klaviyo holds only under
+    another source's event gets a unique_id of its own (its properties keep the original id to
+    match by)."""
+    metric, unique_id, identity, resource, record, source, other = row
+    event = _DECODE.decode(resource)
+    if other and source:
+        unique_id = f"{unique_id}@{source}"
+        event["attributes"]["unique_id"] = unique_id
+    return EventItem(
+        record=_DECODE.decode(record),
+        identity=Identity(*_DECODE.decode(identity)),
+        metric=metric,
+        unique_id=unique_id,
+        resource=event,
+        source=source,
+    )
 
 
 def _z(iso_utc: str) -> str:

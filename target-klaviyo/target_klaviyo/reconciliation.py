@@ -14,10 +14,12 @@ from typing import Any
 RECONCILE_FAIL_ON_CHOICES = ("missing", "unhealed", "nothing")
 # The event property every event carries its unique_id in (the `unique_id_property` setting).
 UNIQUE_ID_PROPERTY = "Unique ID"
+# The event property every event carries its source in (the `source_property` setting).
+SOURCE_PROPERTY = "Source"
 # A reconcile run that found what its policy fails on, once everything else went well.
 RECONCILE_EXIT_CODE = 4
 # The counts of one (metric, day).
-COUNTS = ("expected", "in_klaviyo", "missing", "sent", "not_produced", "held_twice")
+COUNTS = ("expected", "in_klaviyo", "missing", "sent", "not_produced", "held_twice", "collided")
 # The most (metric, day) lines the log lists; the JSON report has them all.
 MAX_LOG_ROWS = 40
 
@@ -75,6 +77,9 @@ class Row:
     sent: int = 0  # missing events Klaviyo accepted now
     not_produced: int = 0  # events under the metric in the range that the input did not hold
     held_twice: int = 0  # expected events found more than once (the extra copies)
+    # missing events whose id Klaviyo holds only for another source (the same person and metric):
+    # dropped as a repeat of that source's event
+    collided: int = 0
 
     def add(self, other: Row) -> None:
         for name in COUNTS:
@@ -180,9 +185,18 @@ def summary_lines(tally: Tally, *, code: int) -> list[str]:
             f"  {metric} {day}: expected {row.expected:,}, in Klaviyo {row.in_klaviyo:,}, "
             f"missing {row.missing:,}, sent {row.sent:,}, not produced {row.not_produced:,}"
             + (f", held twice {row.held_twice:,}" if row.held_twice else "")
+            + (f", under another source's event {row.collided:,}" if row.collided else "")
         )
     if len(off) > MAX_LOG_ROWS:
         lines.append(f"  ... {len(off) - MAX_LOG_ROWS} more in the JSON report")
+    if total.collided:
+        lines.append(
+            f"  {total.collided:,} of the missing were dropped by Klaviyo as repeats of another "
+            "source's events (same unique_id, person and metric: another Intercom workspace's?)"
+            + ("" if tally.report_only else "; sent now as <unique_id>@<source>")
+            + '; give each source its own event ids (README, "Several workspaces, one Klaviyo '
+            'account")'
+        )
     if tally.without_time:
         lines.append(f"  events without a time (not reconciled): {tally.without_time:,}")
     if tally.not_sent:

@@ -133,6 +133,8 @@ class EventRules:
     decimal_fields: frozenset[str] = frozenset()
     # The property that carries the unique_id too (reads return no unique_id: reconcile.py).
     unique_id_property: str | None = None
+    # The property that carries the event's source (the mapping's source_field: reconcile.py).
+    source_property: str | None = None
     cuts: LimitCounter = field(default_factory=LimitCounter)
     _plans: dict[str, list[tuple[FieldPath, str]]] = field(default_factory=dict)
     _identity_names: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
@@ -227,7 +229,10 @@ def translate_event(record: dict[str, Any], rules: EventRules) -> EventItem | Re
     if isinstance(identity, Rejection):
         return identity
     # In this order: a record with several faults is rejected for the first one.
-    properties = _event_properties(record, rules, contract_metric, identity, unique_id)
+    source = _text(get_path(record, mapping.source_field)) if mapping.source_field else None
+    properties = _event_properties(
+        record, rules, contract_metric, identity, unique_id, source=source
+    )
     if isinstance(properties, Rejection):
         return properties
     timing = _event_time(record, rules)
@@ -246,6 +251,7 @@ def translate_event(record: dict[str, Any], rules: EventRules) -> EventItem | Re
         unique_id=unique_id,
         resource={"type": "event", "attributes": attributes},
         resent=get_path(record, mapping.lookback_field) is True,
+        source=source,
     )
 
 
@@ -279,9 +285,11 @@ def _event_properties(
     contract_metric: str,
     identity: Identity,
     unique_id: str,
+    *,
+    source: str | None,
 ) -> dict[str, Any] | Rejection:
     """The event's properties: identity copies, the planned fields fitted to Klaviyo's limits,
-    at most `rules.max_properties` of them with the unique-id property."""
+    at most `rules.max_properties` of them with the unique-id and source properties."""
     properties: dict[str, Any] = {}
     email_name, phone_name = rules.identity_names(contract_metric)
     if email_name and identity.email is not None:
@@ -308,12 +316,16 @@ def _event_properties(
             return Rejection(INVALID_RECORD, f"field {_dotted(path)}: {exc}")
         if not is_empty(value):
             properties[name] = value
-    room = rules.max_properties - (1 if rules.unique_id_property else 0)
+    carried = {}
+    if rules.unique_id_property:
+        carried[rules.unique_id_property] = unique_id
+    if rules.source_property and source is not None:
+        carried[rules.source_property] = source
+    room = rules.max_properties - len(carried)
     if len(properties) > room:
         rules.cuts.cut += 1
         properties = dict(list(properties.items())[:room])
-    if rules.unique_id_property:
-        properties[rules.unique_id_property] = unique_id
+    properties.update(carried)
     return properties
 
 

@@ -93,6 +93,7 @@ class Runtime:
                 stats=stats,
                 revision=settings.revision,
                 id_property=settings.unique_id_property,
+                source_property=settings.source_property,
                 report_only=settings.reconcile_report_only,
                 report_path=settings.reconcile_report_path,
                 fail_on=settings.reconcile_fail_on,

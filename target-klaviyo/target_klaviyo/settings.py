@@ -20,7 +20,11 @@ from target_klaviyo.payloads import (
     MAX_EVENTS_PER_REQUEST,
     MAX_PROFILES_PER_JOB,
 )
-from target_klaviyo.reconciliation import RECONCILE_FAIL_ON_CHOICES, UNIQUE_ID_PROPERTY
+from target_klaviyo.reconciliation import (
+    RECONCILE_FAIL_ON_CHOICES,
+    SOURCE_PROPERTY,
+    UNIQUE_ID_PROPERTY,
+)
 from target_klaviyo.report import FAIL_ON_POLICIES
 from target_klaviyo.revisions import (
     BACKFILL_SINCE,
@@ -70,10 +74,11 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         th.ObjectType(additional_properties=True),
         description="Streams delivered as events, by stream name: {metric or metric_field, "
         "unique_id_field, time_field, email_field, phone_field, external_id_field, value_field, "
-        "value_currency_field or value_currency, lookback_field, properties: {field: property "
-        "name}}; field names may be dotted paths. Merged over the defaults for "
+        "value_currency_field or value_currency, lookback_field, source_field, properties: "
+        "{field: property name}}; field names may be dotted paths. Merged over the defaults for "
         "tap-intercom-events' conversation_events and ticket_events (their lookback_field, "
-        "from_lookback, counts the tap's lookback resends apart from new deliveries). See the "
+        "from_lookback, counts the tap's lookback resends apart from new deliveries; their "
+        "source_field, workspace_id, goes in the Source property). See the "
         "README's 'Map any tap'.",
     ),
     th.Property(
@@ -241,6 +246,15 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         "not carried, and reconcile cannot match.",
     ),
     th.Property(
+        "source_property",
+        th.StringType,
+        default=SOURCE_PROPERTY,
+        description="Event property that carries where each event comes from (a mapping's "
+        "source_field: tap-intercom-events' Intercom workspace), so that reconcile tells an "
+        "event Klaviyo dropped as a repeat of another source's event with the same unique_id "
+        "from one it holds, and sends it again. Empty: not carried.",
+    ),
+    th.Property(
         "reconcile",
         th.BooleanType,
         default=False,
@@ -349,6 +363,7 @@ class Settings:
     progress_interval: float
     # Reconcile mode (reconcile.py)
     unique_id_property: str | None = UNIQUE_ID_PROPERTY
+    source_property: str | None = SOURCE_PROPERTY
     reconcile: bool = False
     reconcile_report_only: bool = False
     reconcile_report_path: str = "reconcile-report.json"
@@ -432,6 +447,7 @@ class Settings:
             request_timeout=float(get("request_timeout")),
             progress_interval=float(get("progress_interval")),
             unique_id_property=unique_id_property,
+            source_property=config.get("source_property", SOURCE_PROPERTY) or None,
             reconcile=reconcile,
             reconcile_report_only=bool(get("reconcile_report_only")),
             reconcile_report_path=str(get("reconcile_report_path")),

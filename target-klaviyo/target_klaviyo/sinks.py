@@ -276,6 +276,7 @@ class EventSink(KlaviyoSink[EventItem, EventChunk]):
             ),
             decimal_fields=frozenset(_fields_of_format(self.record_schema, "singer.decimal")),
             unique_id_property=settings.unique_id_property,
+            source_property=settings.source_property,
         )
 
     def translate(self, record: dict[str, Any]) -> EventItem | Rejection:

@@ -31,6 +31,7 @@ EVENT_KEYS = {
     "value_currency_field",
     "value_currency",
     "lookback_field",
+    "source_field",
     "properties",
 }
 # Profile location from flat fields: mapping key -> Klaviyo location key.
@@ -105,6 +106,10 @@ class EventMapping:
     # A boolean field true when the tap re-emits the event from its lookback (it may be in
     # Klaviyo already): sent the same, counted apart from new deliveries (stats.RunStats).
     lookback_field: FieldPath | None = None
+    # The field naming where the event comes from (tap-intercom-events: its Intercom workspace),
+    # sent in the `source_property` event property: reconcile then tells this source's event from
+    # another source's event under the same unique_id (reconcile.py).
+    source_field: FieldPath | None = None
 
     @classmethod
     def from_config(
@@ -150,6 +155,7 @@ class EventMapping:
             value_currency=currency.strip().upper() if currency else None,
             person_field=_field(spec, "person_field", where),
             lookback_field=_field(spec, "lookback_field", where),
+            source_field=_field(spec, "source_field", where),
         )
 
     def used_fields(self) -> set[str]:
@@ -163,6 +169,7 @@ class EventMapping:
             self.value_field,
             self.value_currency_field,
             self.lookback_field,
+            self.source_field,
         ]
         # Only whole top-level fields: an object whose one member is used keeps its other members.
         return {p[0] for p in paths if p and len(p) == 1}

@@ -195,3 +195,60 @@ def test_settings_reconcile_cannot_run_with(klaviyo: Klaviyo, tmp_path: Path) ->
         assert result.returncode == 1
         assert words in result.stderr
     assert klaviyo.report()["requests"] == {}
+
+
+def test_another_sources_event_under_the_same_id_is_not_a_match(
+    klaviyo: Klaviyo, tmp_path: Path
+) -> None:
+    """Two sources (Intercom workspaces) whose ids repeat, for the same people: Klaviyo keeps
+    the first source's event and drops the second's as a repeat (same profile, metric and
+    unique_id). Reconcile of the second finds those by the `Source` property, sends them under
+    an id of their own, and finds nothing missing the next time; an event sent before sources
+    were carried (no `Source`) still matches."""
+    schema = {**SCHEMA, "schema": {"properties": {**SCHEMA["schema"]["properties"], "ws": {}}}}
+    mapping = {STREAM: {**MAPPING[STREAM], "source_field": "ws"}}
+
+    def source_input(items: list[dict[str, Any]], ws: str) -> str:
+        return lines(
+            [
+                schema,
+                *({"type": "RECORD", "stream": STREAM, "record": {**r, "ws": ws}} for r in items),
+            ]
+        )
+
+    first, second = records(12), records(20)
+    loaded = run_cli(klaviyo.config(event_streams=mapping), source_input(first, "A"), tmp_path)
+    assert loaded.returncode == 0, loaded.stderr[-3000:]
+    # a-12 and a-13 of the second source reach Klaviyo before sources were carried.
+    legacy = run_cli(klaviyo.config(event_streams=MAPPING), singer(second[12:14]), tmp_path)
+    assert legacy.returncode == 0, legacy.stderr[-3000:]
+    loaded = run_cli(klaviyo.config(event_streams=mapping), source_input(second, "B"), tmp_path)
+    assert loaded.returncode == 0, loaded.stderr[-3000:]  # the 12 repeats dropped silently
+    held = klaviyo.events()
+    assert {e["properties"].get("Source") for e in held} == {"A", "B", None}
+    assert sum(e["properties"].get("Source") == "B" for e in held) == 6
+
+    path = tmp_path / "reconcile.json"
+    settings = {"reconcile": True, "reconcile_report_path": str(path)}
+    result = run_cli(
+        klaviyo.config(event_streams=mapping, **settings), source_input(second, "B"), tmp_path
+    )
+    report = json.loads(path.read_text())
+    assert result.returncode == 4, result.stderr[-3000:]
+    assert report["total"]["expected"] == 20
+    assert report["total"]["in_klaviyo"] == 8  # 6 of B's own and the 2 sent without a source
+    assert report["total"]["missing"] == report["total"]["collided"] == 12
+    assert report["total"]["sent"] == 12
+    assert report["total"]["not_produced"] == 12  # A's events under B's ids
+    assert "12 of the missing were dropped by Klaviyo as repeats" in result.stderr
+    resent = {e["unique_id"]: e for e in klaviyo.events() if e["unique_id"].endswith("@B")}
+    assert sorted(resent) == sorted(f"a-{n}@B" for n in range(12))
+    assert all(e["properties"]["Unique ID"] == e["unique_id"][:-2] for e in resent.values())
+    assert all(e["properties"]["Source"] == "B" for e in resent.values())
+
+    again = run_cli(
+        klaviyo.config(event_streams=mapping, **settings), source_input(second, "B"), tmp_path
+    )
+    report = json.loads(path.read_text())
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert report["total"]["missing"] == 0 and report["total"]["in_klaviyo"] == 20
