@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar, overload
 
@@ -484,6 +484,32 @@ def without_identifiers(resource: dict[str, Any], kinds: Iterable[str]) -> dict[
 
 def _recoded(data: bytes, kinds: Iterable[str]) -> bytes:
     return encode(without_identifiers(json.loads(data), kinds))
+
+
+def bare_events(chunk: EventChunk, keep: Collection[str]) -> EventChunk:
+    """The request with each event stripped to what identifies it: its profile, metric, time and
+    unique_id, and only the properties named in `keep` (the unique-id and source properties
+    reconcile matches by); no value."""
+    groups = []
+    for group in chunk.groups:
+        encoded = []
+        for data in group.encoded:
+            event = json.loads(data)
+            attributes = event.get("attributes") or {}
+            properties = attributes.get("properties") or {}
+            attributes["properties"] = {k: v for k, v in properties.items() if k in keep}
+            attributes.pop("value", None)
+            attributes.pop("value_currency", None)
+            encoded.append(encode(event))
+        groups.append(ProfileGroup(group.identity, list(group.events), encoded, group.profile))
+    return EventChunk(groups)
+
+
+def bare_profile(item: ProfileItem) -> ProfileItem:
+    """The profile with its identifiers only."""
+    return ProfileItem(
+        item.record, item.identity, {"type": "profile", "attributes": item.identity.attributes()}
+    )
 
 
 def profile_import_body(item: ProfileItem) -> bytes:

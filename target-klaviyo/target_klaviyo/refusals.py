@@ -5,8 +5,11 @@ alone. That item is bad data only if Klaviyo takes other requests: when every re
 (an API change, a proxy, a bad revision), bisection would otherwise dead-letter every record as
 bad and let state move past them. So a lone refused item is only a suspect until Klaviyo accepts
 a request of the same endpoint; then it is dead-lettered. Refusals in a row with no acceptance
-stop the run (a bounded number of requests), and so do suspects that no acceptance in the whole
-run ever explained; nothing is dead-lettered for them and no state moves past them.
+stop the run (a bounded number of requests). A run whose only requests of the endpoint were
+refused (a quiet hour holding one bad record) is told apart at the state barrier by sending one
+suspect again stripped to what identifies it (senders.py): if Klaviyo takes that, the endpoint
+works and the suspects are bad data; if not, the run stops. Nothing is dead-lettered for a stop
+and no state moves past it.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ class Suspect:
     stream: str
     item: Any  # EventItem | ProfileItem
     detail: str
+    request: Any = None  # the one-item request refused (EventChunk | ProfileChunk), if any
 
 
 class Refusals:
@@ -66,6 +70,11 @@ class Refusals:
         with self._lock:
             self._suspects.append(suspect)
 
+    def unexplained(self) -> Suspect | None:
+        """A suspect, when there are suspects and no request of the endpoint was accepted."""
+        with self._lock:
+            return self._suspects[0] if self._suspects and not self._accepted else None
+
     def accepted(self) -> list[Suspect]:
         """A request was accepted: the suspects so far were refused for what they hold (returned,
         to be dead-lettered), and the count of refusals in a row starts again."""
@@ -85,9 +94,10 @@ class Refusals:
                 raise SystemicRejectionError(
                     f"Klaviyo refused every request of this run on {self.endpoint} without "
                     f"naming an item ({self._detail or 'no detail'}), down to "
-                    f"{len(self._suspects)} record(s) alone, and accepted none: that cannot be "
-                    "told from an API change, a proxy or the revision, so nothing was "
-                    "dead-lettered and no state was acknowledged past them"
+                    f"{len(self._suspects)} record(s) alone, and accepted none, not even one of "
+                    "them stripped to its identifiers: that cannot be told from an API change, a "
+                    "proxy or the revision, so nothing was dead-lettered and no state was "
+                    "acknowledged past them"
                 )
             confirmed, self._suspects = self._suspects, []
         return confirmed

@@ -78,7 +78,13 @@ class Runtime:
             dead_letters=dead_letters,
             transport=transport,
             pool=pool,
-            events=EventSender(transport, dead_letters, stats, profiles.book),
+            events=EventSender(
+                transport,
+                dead_letters,
+                stats,
+                profiles.book,
+                carried=[p for p in (settings.unique_id_property, settings.source_property) if p],
+            ),
             profiles=profiles,
             profile_jobs=ProfileJobSender(
                 transport, dead_letters, stats, profiles=profiles, pool=pool

@@ -22,7 +22,7 @@ import json
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -51,6 +51,8 @@ from target_klaviyo.items import (
 from target_klaviyo.payloads import (
     EventChunk,
     ProfileChunk,
+    bare_events,
+    bare_profile,
     encode,
     event_pointer,
     names_unique_id,
@@ -96,8 +98,21 @@ class _Sender:
 
     def settle(self) -> None:
         """At the state barrier: suspects left are dead-lettered, or the run stops
-        (refusals.Refusals.settle)."""
+        (refusals.Refusals.settle). When nothing of the endpoint was accepted all run, one
+        suspect is first sent again stripped to what identifies it: if Klaviyo takes that, the
+        endpoint works and the suspects were refused for what they hold."""
+        suspect = self.refusals.unexplained()
+        if suspect is not None:
+            delivered = self._bare_accepted(suspect)
+            if delivered is not None:
+                suspect.detail = f"{suspect.detail}; {delivered}"
+                self.accepted()
         self._reject_suspects(self.refusals.settle())
+
+    def _bare_accepted(self, suspect: Suspect) -> str | None:
+        """Send the suspect stripped to what identifies it; what was delivered of it when
+        Klaviyo accepted that, else None."""
+        return None
 
     def _reject_suspects(self, suspects: list[Suspect]) -> None:
         for suspect in suspects:
@@ -123,7 +138,7 @@ class _Sender:
         if len(members) <= 1:
             detail = reply.first_detail() or reply.describe()
             for item in members:
-                self.refusals.suspect(Suspect(stream, item, detail))
+                self.refusals.suspect(Suspect(stream, item, detail, chunk))
             return
         first, second = chunk.halves()
         if deliver(stream, first):
@@ -178,6 +193,35 @@ def _unnamed(endpoint: Endpoint, stream: str, what: str, reply: Reply) -> Klaviy
 
 class EventSender(_Sender):
     ENDPOINT = EVENTS_BULK
+
+    def __init__(
+        self,
+        transport: Transport,
+        dead_letters: DeadLetters,
+        stats: RunStats,
+        book: IdentityBook | None = None,
+        *,
+        carried: Collection[str] = (),
+    ) -> None:
+        super().__init__(transport, dead_letters, stats, book)
+        # Event properties a stripped event keeps (the unique-id and source properties).
+        self.carried = frozenset(carried)
+
+    def _bare_accepted(self, suspect: Suspect) -> str | None:
+        if not isinstance(suspect.request, EventChunk):
+            return None
+        bare = bare_events(suspect.request, self.carried)
+        if not self.transport.send(EVENTS_BULK, bare.body()).ok:
+            return None
+        delivered: Counter[str] = Counter()
+        resent: Counter[str] = Counter()
+        for item in bare.items():
+            (resent if item.resent else delivered)[item.metric] += 1
+        self.stats.count_events(delivered, resent)
+        return (
+            "alone and stripped of its properties and value Klaviyo accepted it, so it was refused "
+            "for its content: the event is in Klaviyo without them"
+        )
 
     def send(self, stream: str, chunk: EventChunk) -> None:
         """Deliver one bulk events request: identifiers held by someone else left out; bad
@@ -307,11 +351,24 @@ class ProfileSender(_Sender):
         elif reply.status == 400 and not _names_a_field(reply):
             detail = reply.first_detail() or reply.describe()
             self.refusals.refused(detail)
-            self.refusals.suspect(Suspect(stream, item, detail))
+            self.refusals.suspect(Suspect(stream, item, detail, item))
         elif reply.status in (400, 409):
             self.reject(stream, [(item, reply.first_detail())])
         else:
             raise _failed(PROFILE_IMPORT, stream, reply)
+
+    def _bare_accepted(self, suspect: Suspect) -> str | None:
+        if not isinstance(suspect.request, ProfileItem):
+            return None
+        reply = self.transport.send(PROFILE_IMPORT, profile_import_body(bare_profile(suspect.item)))
+        return _IDENTIFIERS_ONLY if reply.ok else None
+
+
+# What a suspect profile that Klaviyo took with its identifiers only got of its record.
+_IDENTIFIERS_ONLY = (
+    "with its identifiers alone Klaviyo accepted it, so it was refused for its content: the rest "
+    "of the profile was not delivered"
+)
 
 
 @dataclass
@@ -406,6 +463,16 @@ class ProfileJobSender(_Sender):
             self.reject(stream, dropped)
         msg = f"POST {PROFILES_BULK.path} for stream '{stream}' was still rejected after {MAX_SPLITS} splits"
         raise KlaviyoError(msg)
+
+    def _bare_accepted(self, suspect: Suspect) -> str | None:
+        if not isinstance(suspect.request, ProfileChunk):
+            return None
+        bare = bare_profile(suspect.item)
+        # A job of the profile's identifiers: accepted means the endpoint works; not watched.
+        reply = self.transport.send(
+            PROFILES_BULK, ProfileChunk([bare], [encode(bare.resource)]).body()
+        )
+        return _IDENTIFIERS_ONLY if reply.ok else None
 
     @staticmethod
     def _named(chunk: ProfileChunk, reply: Reply) -> dict[int, str]:

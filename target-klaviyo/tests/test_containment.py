@@ -76,16 +76,17 @@ def test_every_profile_import_refused_without_a_pointer_stops_the_run(
 def test_a_lone_refused_event_in_a_run_klaviyo_accepted_nothing_of_is_not_taken_for_bad_data(
     klaviyo: Klaviyo, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Too few requests to reach the limit: at the state barrier nothing was accepted, so the
-    refusals cannot be told from a systemic one; the run stops instead of dead-lettering."""
+    """Too few requests to reach the limit: at the state barrier nothing was accepted, and one
+    event sent again stripped to its identifiers is refused too, so the refusals cannot be told
+    from a systemic one; the run stops instead of dead-lettering."""
     klaviyo.control("behaviour", {"unexplained_rejections": "bulk"})
     run = run_target(klaviyo.config(), contacts_and_events(replies(3), state={"at": 3}), caplog)
     assert isinstance(run.error, SystemicRejectionError)
-    assert "accepted none" in str(run.error)
+    assert "accepted none, not even one of them stripped to its identifiers" in str(run.error)
     assert run.state_lines == []
     assert run.dead_letters == []
-    # 3 events: the request, its two halves, and the second half's two.
-    assert requests_to(klaviyo, EVENTS_BULK) == 5
+    # 3 events: the request, its two halves, the second half's two, and the stripped one.
+    assert requests_to(klaviyo, EVENTS_BULK) == 6
 
 
 # ---- the dead-letter file ----------------------------------------------------------------------

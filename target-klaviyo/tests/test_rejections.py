@@ -112,3 +112,45 @@ def test_resends_refused_as_stored_count_as_delivered(
     assert "events 'Replied to Conversation': 15" in run.log
     report = klaviyo.report()
     assert report["rejected_requests"], "the stand-in refused the resends"
+
+
+def test_a_lone_bad_event_in_a_quiet_run_is_dead_lettered_and_state_moves(
+    klaviyo: Klaviyo, unnamed: Unnamed, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The run's only event is refused without being named and nothing else of the endpoint
+    was accepted: sent again without its properties and value, Klaviyo takes it, so it was the
+    event's content, not Klaviyo refusing everything. The run does not stop for it."""
+    run = run_target(
+        klaviyo.config(api_url=unnamed.url),
+        contacts_and_events(events(1, {0}), state={"at": 4}),
+        caplog,
+    )
+    assert run.error is None
+    assert run.state_lines == [{"at": 4}]
+    [letter] = run.dead_letters
+    assert letter["reason"] == REJECTED
+    assert letter["record"]["event_id"] == "conversation:0:part:0:replied"
+    assert "stripped of its properties and value Klaviyo accepted it" in letter["detail"]
+    [stored] = klaviyo.events()
+    assert stored["unique_id"] == "conversation:0:part:0:replied"
+    assert "Title" not in stored["properties"]
+    assert stored["properties"]["Unique ID"] == stored["unique_id"]  # reconcile still matches
+    assert unnamed.refused == 1 and unnamed.bulk_requests == 2
+
+
+def test_a_lone_bad_profile_in_a_quiet_run_is_dead_lettered(
+    klaviyo: Klaviyo, unnamed: Unnamed, caplog: pytest.LogCaptureFixture
+) -> None:
+    poisoned = contact(5)
+    poisoned["name"] = "poison pill"
+    run = run_target(
+        klaviyo.config(api_url=unnamed.url, profile_import_below=1),
+        contacts_and_events(contacts=[poisoned], state={"at": 5}),
+        caplog,
+    )
+    assert run.error is None
+    assert run.state_lines == [{"at": 5}]
+    [letter] = run.dead_letters
+    assert letter["record"]["id"] == "c5"
+    assert "with its identifiers alone Klaviyo accepted it" in letter["detail"]
+    assert unnamed.refused == 1 and unnamed.bulk_requests == 2
