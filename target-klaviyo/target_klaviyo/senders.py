@@ -84,6 +84,8 @@ class _Sender:
         dead_letters: DeadLetters,
         stats: RunStats,
         book: IdentityBook | None = None,
+        *,
+        carried: Collection[str] = (),
     ) -> None:
         self.transport = transport
         self.dead_letters = dead_letters
@@ -91,6 +93,8 @@ class _Sender:
         self.book = book if book is not None else IdentityBook()
         self.holders = Holders(transport, self.book)
         self.refusals = Refusals(f"{self.ENDPOINT.method} {self.ENDPOINT.path}")
+        # Event properties a stripped event keeps (the unique-id and source properties).
+        self.carried = frozenset(carried)
 
     def accepted(self) -> None:
         """Klaviyo accepted a request: items it refused alone before are bad data."""
@@ -193,19 +197,6 @@ def _unnamed(endpoint: Endpoint, stream: str, what: str, reply: Reply) -> Klaviy
 
 class EventSender(_Sender):
     ENDPOINT = EVENTS_BULK
-
-    def __init__(
-        self,
-        transport: Transport,
-        dead_letters: DeadLetters,
-        stats: RunStats,
-        book: IdentityBook | None = None,
-        *,
-        carried: Collection[str] = (),
-    ) -> None:
-        super().__init__(transport, dead_letters, stats, book)
-        # Event properties a stripped event keeps (the unique-id and source properties).
-        self.carried = frozenset(carried)
 
     def _bare_accepted(self, suspect: Suspect) -> str | None:
         if not isinstance(suspect.request, EventChunk):
