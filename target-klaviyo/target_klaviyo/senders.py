@@ -73,6 +73,11 @@ MAX_CONFLICT_RETRIES = 2
 ChunkT = TypeVar("ChunkT", EventChunk, ProfileChunk)
 # The detail of an event taken out of a request because Klaviyo already holds it.
 _ALREADY = "\x00already in Klaviyo"
+# What a suspect profile that Klaviyo took with its identifiers only got of its record.
+_IDENTIFIERS_ONLY = (
+    "with its identifiers alone Klaviyo accepted it, so it was refused for its content: the rest "
+    "of the profile was not delivered"
+)
 
 
 class _Sender:
@@ -204,11 +209,7 @@ class EventSender(_Sender):
         bare = bare_events(suspect.request, self.carried)
         if not self.transport.send(EVENTS_BULK, bare.body()).ok:
             return None
-        delivered: Counter[str] = Counter()
-        resent: Counter[str] = Counter()
-        for item in bare.items():
-            (resent if item.resent else delivered)[item.metric] += 1
-        self.stats.count_events(delivered, resent)
+        self._count_delivered(bare)
         return (
             "alone and stripped of its properties and value Klaviyo accepted it, so it was refused "
             "for its content: the event is in Klaviyo without them"
@@ -239,11 +240,7 @@ class EventSender(_Sender):
                 return False
             reply = self.transport.send(EVENTS_BULK, chunk.body())
             if reply.ok:
-                delivered: Counter[str] = Counter()
-                resent: Counter[str] = Counter()
-                for item in chunk.items():
-                    (resent if item.resent else delivered)[item.metric] += 1
-                self.stats.count_events(delivered, resent)
+                self._count_delivered(chunk)
                 self.accepted()
                 return attempt == 0
             if reply.status not in (400, 409):
@@ -256,6 +253,14 @@ class EventSender(_Sender):
             chunk = smaller
         msg = f"POST {EVENTS_BULK.path} for stream '{stream}' was still rejected after {MAX_SPLITS} splits"
         raise KlaviyoError(msg)
+
+    def _count_delivered(self, chunk: EventChunk) -> None:
+        """Count a request Klaviyo accepted, per metric; the tap's lookback resends apart."""
+        delivered: Counter[str] = Counter()
+        resent: Counter[str] = Counter()
+        for item in chunk.items():
+            (resent if item.resent else delivered)[item.metric] += 1
+        self.stats.count_events(delivered, resent)
 
     def _without_rejected(self, stream: str, chunk: EventChunk, reply: Reply) -> EventChunk | None:
         """The request minus what Klaviyo's error pointers name (dead-lettered, or counted as
@@ -353,13 +358,6 @@ class ProfileSender(_Sender):
             return None
         reply = self.transport.send(PROFILE_IMPORT, profile_import_body(bare_profile(suspect.item)))
         return _IDENTIFIERS_ONLY if reply.ok else None
-
-
-# What a suspect profile that Klaviyo took with its identifiers only got of its record.
-_IDENTIFIERS_ONLY = (
-    "with its identifiers alone Klaviyo accepted it, so it was refused for its content: the rest "
-    "of the profile was not delivered"
-)
 
 
 @dataclass
